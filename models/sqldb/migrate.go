@@ -72,6 +72,9 @@ func render(d Dialect, src string) string {
 		"{{TABLE}}", "",
 		"CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ",
 		"CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ",
+		// The SQLite driver parses times only for columns declared exactly
+		// DATETIME; MySQL needs the (6) to keep microseconds.
+		"DATETIME(6)", "DATETIME",
 	).Replace(src)
 }
 

@@ -55,13 +55,18 @@ func MustReal(t testing.TB, url string) *kv.Client {
 		t.Fatalf("TEST_REDIS_URL is set but Redis does not answer: %v", err)
 	}
 	t.Cleanup(func() {
-		// t.Context is already cancelled when cleanups run.
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+":*", 500).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
+		DeletePrefix(c, prefix)
 		c.Close()
 	})
 	return c
+}
+
+// DeletePrefix removes every key under prefix from a shared Redis.
+func DeletePrefix(c *kv.Client, prefix string) {
+	// Cleanups run after t.Context is cancelled, so use a fresh context.
+	ctx := context.Background()
+	iter := c.Scan(ctx, 0, prefix+":*", 500).Iterator()
+	for iter.Next(ctx) {
+		c.Del(ctx, iter.Val())
+	}
 }

@@ -1,0 +1,107 @@
+// Command server runs the points platform. With no configuration it starts
+// the embedded mode (SQLite under ./data, in-process Redis) on
+// 127.0.0.1:8080; with DATABASE_DSN and REDIS_URL it uses MySQL and Redis.
+//
+//	server [--demo]                 serve (load demo data first with --demo)
+//	server init-county NAME CODE    create a county and its first admin (BOOTSTRAP_ADMIN_USER, BOOTSTRAP_ADMIN_PASSWORD)
+//	server migrate                  apply schema migrations and exit
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/villagepoints/jifen/server/app"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	cfg, err := app.LoadConfig(os.Getenv)
+	if err != nil {
+		return err
+	}
+	log := app.NewLogger(cfg)
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch cmd {
+	case "serve":
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		demo := fs.Bool("demo", false, "load the demo county (idempotent) before serving")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		start := time.Now()
+		a, err := app.New(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		if *demo {
+			if err := loadDemo(ctx, a); err != nil {
+				return err
+			}
+		}
+		log.Info("ready", "startup_ms", time.Since(start).Milliseconds())
+		return a.Run(ctx)
+	case "migrate":
+		a, err := app.New(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		a.Close()
+		log.Info("schema is up to date")
+		return nil
+	case "init-county":
+		if len(args) != 2 {
+			return fmt.Errorf("usage: server init-county NAME CODE (with BOOTSTRAP_ADMIN_USER and BOOTSTRAP_ADMIN_PASSWORD set)")
+		}
+		a, err := app.New(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return app.InitCounty(ctx, a, args[0], args[1], os.Getenv("BOOTSTRAP_ADMIN_USER"), os.Getenv("BOOTSTRAP_ADMIN_PASSWORD"))
+	case "demo":
+		a, err := app.New(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return loadDemo(ctx, a)
+	}
+	return fmt.Errorf("unknown command %q (serve, migrate, init-county, demo)", cmd)
+}
+
+func loadDemo(ctx context.Context, a *app.App) error {
+	logins, err := app.LoadDemo(ctx, a)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if len(logins) == 0 {
+		fmt.Println("demo data already loaded")
+		return nil
+	}
+	fmt.Println("demo staff logins (password for all: " + logins[0].Password + "):")
+	for _, l := range logins {
+		fmt.Printf("  %-22s %-16s %s\n", l.Username, l.Role, l.Where)
+	}
+	return nil
+}
