@@ -5,6 +5,8 @@
 //	server [--demo]                 serve (load demo data first with --demo)
 //	server init-county NAME CODE    create a county and its first admin (BOOTSTRAP_ADMIN_USER, BOOTSTRAP_ADMIN_PASSWORD)
 //	server migrate                  apply schema migrations and exit
+//	server demo                     load the demo county (embedded mode only)
+//	server healthcheck              exit 0 when the local server is ready (for container health checks)
 package main
 
 import (
@@ -12,6 +14,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -31,6 +35,9 @@ func run(args []string) error {
 	cmd := "serve"
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
+	}
+	if cmd == "healthcheck" {
+		return healthcheck(os.Getenv("HTTP_ADDR"))
 	}
 	cfg, err := app.LoadConfig(os.Getenv)
 	if err != nil {
@@ -87,7 +94,26 @@ func run(args []string) error {
 		defer a.Close()
 		return loadDemo(ctx, a)
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, init-county, demo)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, init-county, demo, healthcheck)", cmd)
+}
+
+// healthcheck asks the local server's readiness probe; container images
+// without curl use it as their health check.
+func healthcheck(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		port = "8080"
+	}
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get("http://127.0.0.1:" + port + "/readyz")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("readyz answered %d", resp.StatusCode)
+	}
+	return nil
 }
 
 func loadDemo(ctx context.Context, a *app.App) error {

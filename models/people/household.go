@@ -131,7 +131,7 @@ func (s *Store) ListHouseholds(ctx context.Context, f HouseholdFilter, offset, l
 	}
 	if f.Query != "" {
 		like := "%" + escapeLike(f.Query) + "%"
-		q = q.Where("number LIKE ? OR head_name LIKE ? OR address LIKE ?", like, like, like)
+		q = q.Where("number LIKE ? ESCAPE '!' OR head_name LIKE ? ESCAPE '!' OR address LIKE ? ESCAPE '!'", like, like, like)
 	}
 	var total int64
 	if err := q.Count(&total).Error; err != nil {
@@ -149,6 +149,10 @@ func notFound(err error, what string) error {
 	return err
 }
 
+// escapeLike makes s match literally in a LIKE pattern written with
+// ESCAPE '!'. The escape character is spelled out because SQLite has none by
+// default, and '!' because a backslash would need escaping in MySQL's SQL
+// text but not in SQLite's.
 func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
+	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s)
 }

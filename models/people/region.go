@@ -197,6 +197,16 @@ func gridInVillage(tx *gorm.DB, gridID *int64, villageID int64) error {
 	return nil
 }
 
+// lockVillage locks a village's region row until tx ends and reports
+// whether the village exists. Writers that check something across a whole
+// village (ID numbers are unique per village, which no index enforces) take
+// it first, so two of them cannot both pass the check.
+func lockVillage(tx *gorm.DB, villageID int64) (bool, error) {
+	var ids []int64
+	err := sqldb.ForUpdate(tx.Model(&Region{}).Where("id = ? AND level = ?", villageID, Village)).Pluck("id", &ids).Error
+	return len(ids) > 0, err
+}
+
 func nonEmpty(ids []int64) []int64 {
 	if len(ids) == 0 {
 		return []int64{-1}

@@ -179,11 +179,17 @@ func (s *Store) checkRefs(tx *gorm.DB, villageID int64, in ResidentInput) error 
 	return gridInVillage(tx, in.GridID, villageID)
 }
 
-// uniqueIDNumber refuses a second active resident with one ID number in a
-// village; the blind index makes the check possible without decrypting.
+// uniqueIDNumber refuses a second resident (of any status) with one ID
+// number in a village; the blind index makes the check possible without
+// decrypting. No unique index can enforce it (residents without an ID number
+// share the empty index), so it locks the village first: otherwise two
+// writers could both pass the check before either inserts.
 func (s *Store) uniqueIDNumber(tx *gorm.DB, villageID int64, idNumber string, exceptID int64) error {
 	if idNumber == "" {
 		return nil
+	}
+	if _, err := lockVillage(tx, villageID); err != nil {
+		return err
 	}
 	var n int64
 	err := tx.Model(&Resident{}).Where("village_id = ? AND id_number_idx = ? AND id <> ?", villageID, s.vault.Index(idNumber), exceptID).Count(&n).Error
@@ -273,10 +279,15 @@ func (s *Store) ListResidents(ctx context.Context, f ResidentFilter, offset, lim
 		q = q.Where("status = ?", f.Status)
 	}
 	if f.Name != "" {
-		q = q.Where("name LIKE ?", "%"+escapeLike(f.Name)+"%")
+		q = q.Where("name LIKE ? ESCAPE '!'", "%"+escapeLike(f.Name)+"%")
 	}
 	if f.Phone != "" {
-		p, _ := pii.NormalizePhone(f.Phone)
+		p, ok := pii.NormalizePhone(f.Phone)
+		if !ok {
+			// No stored phone is invalid, and the index of a phone that
+			// normalises to "" would match every resident without one.
+			return nil, 0, nil
+		}
 		q = q.Where("phone_idx = ?", s.vault.Index(p))
 	}
 	var total int64

@@ -246,11 +246,26 @@ func grantsOf(ctx context.Context, db *gorm.DB, ids []int64) (map[int64][]Grant,
 	return out, nil
 }
 
-// ListUsers returns the staff who hold any role in the given villages (or
-// on the given higher regions), newest first.
-func (s *Service) ListUsers(ctx context.Context, regionIDs []int64, offset, limit int) ([]UserView, int64, error) {
-	q := s.db.WithContext(ctx).Model(&User{}).
-		Where("id IN (SELECT staff_id FROM role_assignments WHERE region_id IN ?)", nonEmpty(regionIDs))
+// visibleTo restricts a staff query to accounts holding a role on a region
+// at or below one where by holds staff.read.
+func (s *Service) visibleTo(ctx context.Context, by Principal) *gorm.DB {
+	var conds []string
+	var args []any
+	for _, rid := range by.RegionsWith(ReadStaff) {
+		conds = append(conds, "path LIKE ?")
+		args = append(args, fmt.Sprintf("%%/%d/%%", rid))
+	}
+	if len(conds) == 0 {
+		conds, args = []string{"1 = 0"}, nil
+	}
+	regions := s.db.Model(&people.Region{}).Select("id").Where(strings.Join(conds, " OR "), args...)
+	assigned := s.db.Model(&Assignment{}).Select("staff_id").Where("region_id IN (?)", regions)
+	return s.db.WithContext(ctx).Model(&User{}).Where("id IN (?)", assigned)
+}
+
+// ListUsers returns the staff visible to by, newest first.
+func (s *Service) ListUsers(ctx context.Context, by Principal, offset, limit int) ([]UserView, int64, error) {
+	q := s.visibleTo(ctx, by)
 	var total int64
 	if err := q.Count(&total).Error; err != nil {
 		return nil, 0, err
@@ -275,10 +290,15 @@ func (s *Service) ListUsers(ctx context.Context, regionIDs []int64, offset, limi
 	return out, total, nil
 }
 
-// User returns one staff account with its grants.
-func (s *Service) User(ctx context.Context, id int64) (UserView, error) {
+// User returns one staff account visible to by (the caller always sees
+// their own).
+func (s *Service) User(ctx context.Context, by Principal, id int64) (UserView, error) {
 	var u User
-	if err := s.db.WithContext(ctx).First(&u, id).Error; err != nil {
+	q := s.visibleTo(ctx, by).Where("id = ?", id)
+	if by.StaffID == id {
+		q = s.db.WithContext(ctx).Where("id = ?", id)
+	}
+	if err := q.First(&u).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return UserView{}, apperr.NotFound("工作人员")
 		}

@@ -119,3 +119,14 @@ func (p Principal) Covers(perm Permission, region people.Region) bool {
 	}
 	return false
 }
+
+// RegionsWith lists the regions granted to roles that hold perm.
+func (p Principal) RegionsWith(perm Permission) []int64 {
+	var out []int64
+	for role, rs := range p.regions {
+		if RoleHas(role, perm) {
+			out = union(out, rs)
+		}
+	}
+	return out
+}

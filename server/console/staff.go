@@ -3,7 +3,6 @@ package console
 import (
 	"github.com/gin-gonic/gin"
 
-	"github.com/villagepoints/jifen/apperr"
 	"github.com/villagepoints/jifen/models/staff"
 	"github.com/villagepoints/jifen/web"
 )
@@ -45,23 +44,12 @@ func (h *Handlers) createStaff(c *gin.Context) error {
 	return nil
 }
 
-// staffRegions lists the regions whose staff the caller may see: the
-// villages where they hold staff.read, plus townships and counties they
-// administer.
-func staffRegions(p staff.Principal) []int64 {
-	out := p.Villages(staff.ReadStaff)
-	for _, role := range []staff.Role{staff.TownshipAdmin, staff.CountyAdmin} {
-		out = append(out, p.RegionsFor(role)...)
-	}
-	return out
-}
-
 func (h *Handlers) listStaff(c *gin.Context) error {
 	page, err := web.ParsePage(c)
 	if err != nil {
 		return err
 	}
-	us, total, err := h.Staff.ListUsers(c.Request.Context(), staffRegions(principal(c)), page.Offset(), page.Size)
+	us, total, err := h.Staff.ListUsers(c.Request.Context(), principal(c), page.Offset(), page.Size)
 	if err != nil {
 		return err
 	}
@@ -69,31 +57,14 @@ func (h *Handlers) listStaff(c *gin.Context) error {
 	return nil
 }
 
-// visible reports whether any of u's grants lies in a region the caller
-// may see staff of.
-func visible(p staff.Principal, u staff.UserView) bool {
-	regions := staffRegions(p)
-	for _, g := range u.Grants {
-		for _, r := range regions {
-			if g.RegionID == r {
-				return true
-			}
-		}
-	}
-	return u.ID == p.StaffID
-}
-
 func (h *Handlers) getStaff(c *gin.Context) error {
 	id, err := web.PathID(c, "id")
 	if err != nil {
 		return err
 	}
-	u, err := h.Staff.User(c.Request.Context(), id)
+	u, err := h.Staff.User(c.Request.Context(), principal(c), id)
 	if err != nil {
 		return err
-	}
-	if !visible(principal(c), u) {
-		return apperr.NotFound("工作人员")
 	}
 	web.OK(c, u)
 	return nil
