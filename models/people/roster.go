@@ -1,6 +1,7 @@
 package people
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -152,6 +153,9 @@ func readRoster(r io.Reader) ([]rosterLine, error) {
 		return nil, apperr.Invalid("file", "文件中没有工作表")
 	}
 	sheet := sheets[0]
+	if n := countMerges(f); n > rosterMaxMerges {
+		return nil, apperr.Invalid("file", fmt.Sprintf("文件中的合并单元格过多（%d 处），请取消合并后重新上传", n))
+	}
 	merges, err := f.GetMergeCells(sheet)
 	if err != nil {
 		return nil, apperr.Invalid("file", "无法读取第一个工作表，请检查文件是否损坏").WithCause(err)
@@ -165,7 +169,9 @@ func readRoster(r io.Reader) ([]rosterLine, error) {
 
 	var (
 		columns   [rosterCols]int // 1-based sheet column of each roster column; 0 if absent
-		header    bool
+		headerRow int             // 0 until the header is found
+		best      [rosterCols]int // the likeliest header so far, to name what it lacks
+		bestFound int
 		nonEmpty  int
 		lines     []rosterLine
 		rowNumber int
@@ -178,7 +184,7 @@ func readRoster(r io.Reader) ([]rosterLine, error) {
 		if err != nil {
 			return nil, apperr.Invalid("file", fmt.Sprintf("无法读取第 %d 行，请检查文件是否损坏", rowNumber)).WithCause(err)
 		}
-		if !header {
+		if headerRow == 0 {
 			if isBlank(raw) {
 				continue
 			}
@@ -190,11 +196,14 @@ func readRoster(r io.Reader) ([]rosterLine, error) {
 			// A title row ("某某村花名册") may sit above the header, so the
 			// header is the first row that names several template columns.
 			if found >= 3 {
-				columns, header = cols, true
 				if err := checkRequired(cols); err != nil {
 					return nil, err
 				}
-			} else if nonEmpty >= 10 {
+				columns, headerRow = cols, rowNumber
+			} else if found > bestFound {
+				best, bestFound = cols, found
+			}
+			if headerRow == 0 && nonEmpty >= 10 {
 				break
 			}
 			continue
@@ -210,7 +219,7 @@ func readRoster(r io.Reader) ([]rosterLine, error) {
 				v = strings.TrimSpace(raw[sc-1])
 			}
 			if v == "" {
-				v = filled.at(sc, rowNumber)
+				v = filled.at(sc, rowNumber, headerRow)
 			}
 			line.cells[c] = v
 			blank = blank && v == ""
@@ -226,13 +235,40 @@ func readRoster(r io.Reader) ([]rosterLine, error) {
 	if err := rows.Error(); err != nil {
 		return nil, apperr.Invalid("file", "无法读取第一个工作表，请检查文件是否损坏").WithCause(err)
 	}
-	if !header {
+	if headerRow == 0 {
+		if bestFound > 0 {
+			return nil, checkRequired(best)
+		}
 		return nil, apperr.Invalid("file", "第一个工作表中没有找到表头，表头应为："+strings.Join(rosterHeaders[:], "、")+"（可下载模板对照）")
 	}
 	if len(lines) == 0 {
 		return nil, apperr.Invalid("file", "花名册中没有村民数据")
 	}
 	return lines, nil
+}
+
+// rosterMaxMerges bounds the merged ranges a workbook may hold: excelize
+// checks them for overlaps pairwise, so time grows with their square (10,000
+// take 0.5 s, 40,000 take 7 s) and a crafted upload of a few megabytes would
+// keep a CPU busy for hours. A real roster that merges the household columns
+// of each household stays well below.
+const rosterMaxMerges = 10000
+
+// countMerges counts the merged ranges of every worksheet from the raw XML,
+// before excelize parses them.
+func countMerges(f *excelize.File) int {
+	n := 0
+	f.Pkg.Range(func(k, v any) bool {
+		name, _ := k.(string)
+		b, _ := v.([]byte)
+		if strings.HasPrefix(strings.ToLower(name), "xl/worksheets/") {
+			// "mergeCell" also starts the "mergeCells" wrapper, and a
+			// closing tag counts it twice; erring high is safe here.
+			n += bytes.Count(b, []byte("mergeCell")) - bytes.Count(b, []byte("mergeCells"))
+		}
+		return true
+	})
+	return n
 }
 
 // matchHeader maps the cells of a candidate header row to roster columns
@@ -326,10 +362,12 @@ func newMergeFill(merges []excelize.MergeCell) mergeFill {
 	return m
 }
 
-func (m mergeFill) at(col, row int) string {
+// at returns the value a merged cell shows at (col, row), if any. Merges
+// that start in or above the header row belong to the header, not the data.
+func (m mergeFill) at(col, row, headerRow int) string {
 	spans := m[col]
 	i := sort.Search(len(spans), func(i int) bool { return spans[i].top > row }) - 1
-	if i >= 0 && spans[i].bottom >= row {
+	if i >= 0 && spans[i].bottom >= row && spans[i].top > headerRow {
 		return spans[i].value
 	}
 	return ""
@@ -584,7 +622,9 @@ func planRoster(entries []rosterEntry, refs rosterRefs) rosterPlan {
 // records one audit entry for the whole import.
 func (s *Store) writeRoster(ctx context.Context, tx *gorm.DB, who audit.Actor, villageID int64, p rosterPlan) (RosterResult, error) {
 	var res RosterResult
-	now := time.Now().UTC()
+	// Microseconds, as DATETIME(6) stores them, so the audit entry's
+	// imported_at equals the rows' created_at exactly.
+	now := time.Now().UTC().Truncate(time.Microsecond)
 	var fresh []Household
 	for _, number := range p.order {
 		h := p.households[number]
@@ -665,16 +705,6 @@ func rosterRejected(errs []RowError) error {
 		errs = errs[:rosterMaxErrors]
 	}
 	return apperr.New(apperr.CodeImportRejected, msg).WithDetails(errs)
-}
-
-// lockVillage locks a village's region row until tx ends and reports
-// whether the village exists. Writers that check something across a whole
-// village (ID numbers are unique per village, which no index enforces) take
-// it first, so two of them cannot both pass the check.
-func lockVillage(tx *gorm.DB, villageID int64) (bool, error) {
-	var ids []int64
-	err := sqldb.ForUpdate(tx.Model(&Region{}).Where("id = ? AND level = ?", villageID, Village)).Pluck("id", &ids).Error
-	return len(ids) > 0, err
 }
 
 func keys(m map[string]bool) []string {
