@@ -574,3 +574,22 @@ func TestIDNumberUniqueUnderConcurrency(t *testing.T) {
 		}
 	})
 }
+
+func TestUpdateKeepsStatusWhenOmitted(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *gorm.DB) {
+		s := mustStore(t, db)
+		tr := mustTree(t, s, "ST")
+		r := mustResident(t, s, tr.village.ID, people.ResidentInput{Name: "王五", Registered: true, Status: people.StatusDeceased})
+		got, err := s.UpdateResident(context.Background(), audit.System, r.ID, people.ResidentInput{Name: "王五", Registered: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != people.StatusDeceased {
+			t.Fatalf("status after an edit without status: %q, want %q", got.Status, people.StatusDeceased)
+		}
+		got, err = s.UpdateResident(context.Background(), audit.System, r.ID, people.ResidentInput{Name: "王五", Registered: true, Status: people.StatusActive})
+		if err != nil || got.Status != people.StatusActive {
+			t.Fatalf("explicit status change: %q, %v", got.Status, err)
+		}
+	})
+}

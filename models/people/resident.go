@@ -216,6 +216,9 @@ func (s *Store) Resident(ctx context.Context, id int64) (Resident, error) {
 // number are kept when the input leaves them empty, since staff only ever
 // see them masked and cannot send them back.
 func (s *Store) UpdateResident(ctx context.Context, who audit.Actor, id int64, in ResidentInput) (Resident, error) {
+	// An omitted status keeps the stored one: an edit must not quietly
+	// bring a deceased or moved-out resident back.
+	keepStatus := in.Status == ""
 	if err := in.Normalize(); err != nil {
 		return Resident{}, err
 	}
@@ -232,6 +235,9 @@ func (s *Store) UpdateResident(ctx context.Context, who audit.Actor, id int64, i
 			return err
 		}
 		phoneEnc, phoneIdx, idEnc, idIdx := r.PhoneEnc, r.PhoneIdx, r.IDNumberEnc, r.IDNumberIdx
+		if keepStatus {
+			in.Status = r.Status
+		}
 		s.apply(&r, in)
 		if in.Phone == "" {
 			r.PhoneEnc, r.PhoneIdx = phoneEnc, phoneIdx

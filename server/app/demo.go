@@ -103,7 +103,7 @@ func LoadDemo(ctx context.Context, a *App) ([]DemoLogin, error) {
 			for mi, m := range members {
 				in := people.ResidentInput{HouseholdID: &hh.ID, GridID: &grid.ID, Name: m.name, Gender: m.gender, Relation: m.rel,
 					Registered: !(mi == 2 && hi%5 == 0), PartyMember: mi == 0 && hi%4 == 0,
-					Phone: fmt.Sprintf("13%d%08d", 5+vi, hi*10+mi), IDNumber: demoIDNumber(rnd)}
+					Phone: fmt.Sprintf("13%d%08d", 5+vi, hi*10+mi), IDNumber: demoIDNumber(rnd, hi*3+mi)}
 				r, err := a.People.CreateResident(ctx, who, v.ID, in)
 				if err != nil {
 					return nil, err
@@ -146,9 +146,10 @@ func demoPassword() string {
 	return "demo" + hex.EncodeToString(b[:])
 }
 
-// demoIDNumber makes a checksum-valid (fictional) ID number.
-func demoIDNumber(rnd *mrand.Rand) string {
-	body := fmt.Sprintf("330101%04d%02d%02d%03d", 1940+rnd.IntN(65), 1+rnd.IntN(12), 1+rnd.IntN(28), rnd.IntN(1000))
+// demoIDNumber makes a checksum-valid (fictional) ID number; seq keeps
+// the numbers of one village distinct.
+func demoIDNumber(rnd *mrand.Rand, seq int) string {
+	body := fmt.Sprintf("330101%04d%02d%02d%03d", 1940+rnd.IntN(65), 1+rnd.IntN(12), 1+rnd.IntN(28), seq%1000)
 	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 	sum := 0
 	for i, w := range weights {
