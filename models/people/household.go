@@ -82,12 +82,7 @@ func createHousehold(ctx context.Context, tx *gorm.DB, villageID int64, in House
 
 // Household returns one household.
 func (s *Store) Household(ctx context.Context, id int64) (Household, error) {
-	var h Household
-	err := s.db.WithContext(ctx).First(&h, id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return h, ErrNotFound
-	}
-	return h, err
+	return byID[Household](ctx, s.db, id)
 }
 
 // UpdateHousehold replaces the editable fields of a household.

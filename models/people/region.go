@@ -133,12 +133,7 @@ func (s *Store) CreateRegion(ctx context.Context, who audit.Actor, in RegionInpu
 
 // Region returns one region.
 func (s *Store) Region(ctx context.Context, id int64) (Region, error) {
-	var r Region
-	err := s.db.WithContext(ctx).First(&r, id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return r, ErrNotFound
-	}
-	return r, err
+	return byID[Region](ctx, s.db, id)
 }
 
 // VillagesUnder returns the ids of the villages at or below each region.
@@ -180,6 +175,16 @@ func (s *Store) ListRegions(ctx context.Context, villageIDs []int64, level Level
 	var out []Region
 	err := q.Order("path").Find(&out).Error
 	return out, err
+}
+
+// byID loads one row by primary key; a missing row is ErrNotFound.
+func byID[T any](ctx context.Context, db *gorm.DB, id int64) (T, error) {
+	var v T
+	err := db.WithContext(ctx).First(&v, id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return v, ErrNotFound
+	}
+	return v, err
 }
 
 // gridInVillage checks that grid belongs to village.

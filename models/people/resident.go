@@ -2,7 +2,6 @@ package people
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
@@ -204,12 +203,7 @@ func (s *Store) uniqueIDNumber(tx *gorm.DB, villageID int64, idNumber string, ex
 
 // Resident returns one resident.
 func (s *Store) Resident(ctx context.Context, id int64) (Resident, error) {
-	var r Resident
-	err := s.db.WithContext(ctx).First(&r, id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return r, ErrNotFound
-	}
-	return r, err
+	return byID[Resident](ctx, s.db, id)
 }
 
 // UpdateResident replaces the editable fields of a resident. Phone and ID
