@@ -49,14 +49,21 @@ const (
 	ManageStaff   Permission = "staff.manage"
 	ReadLedger    Permission = "ledger.read"
 	AdjustLedger  Permission = "ledger.adjust"
+	// BindResidents covers WeChat bindings: invite codes, confirming phone
+	// matches, unbind/rebind, household cards.
+	BindResidents Permission = "wechat.bind"
+	// ScanCodes resolves a scanned personal code or household card.
+	ScanCodes Permission = "codes.scan"
+	// IssueCodes makes mini-program codes for places and activities.
+	IssueCodes Permission = "codes.issue"
 )
 
 // policy says which permissions each role holds inside the regions it
 // covers. Supervisors read everything and write nothing.
 var policy = map[Role][]Permission{
-	SocialWorker:  {ReadPeople, WritePeople, ReadRegions, ReadLedger},
-	VillageAdmin:  {ReadPeople, WritePeople, ImportRoster, ReadRegions, ManageGrids, ReadStaff, ManageStaff, ReadLedger, AdjustLedger},
-	StoreClerk:    {ReadRegions},
+	SocialWorker:  {ReadPeople, WritePeople, ReadRegions, ReadLedger, BindResidents, ScanCodes, IssueCodes},
+	VillageAdmin:  {ReadPeople, WritePeople, ImportRoster, ReadRegions, ManageGrids, ReadStaff, ManageStaff, ReadLedger, AdjustLedger, BindResidents, ScanCodes, IssueCodes},
+	StoreClerk:    {ReadRegions, ScanCodes},
 	Supervisor:    {ReadPeople, ReadRegions, ReadAudit, ReadStaff, ReadLedger},
 	TownshipAdmin: {ReadPeople, ReadRegions, ManageRegions, ManageGrids, ReadAudit, ReadStaff, ManageStaff, ReadLedger},
 	CountyAdmin:   {ReadPeople, ReadRegions, ManageRegions, ManageGrids, ReadAudit, ReadStaff, ManageStaff, ReadLedger},

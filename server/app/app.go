@@ -18,12 +18,14 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/villagepoints/jifen/apperr"
-	miniprogramapi "github.com/villagepoints/jifen/miniprogram-api"
+	"github.com/villagepoints/jifen/models/identity"
 	"github.com/villagepoints/jifen/models/kv"
+	"github.com/villagepoints/jifen/models/notify"
 	"github.com/villagepoints/jifen/models/people"
 	"github.com/villagepoints/jifen/models/pii"
 	"github.com/villagepoints/jifen/models/sqldb"
 	"github.com/villagepoints/jifen/models/staff"
+	"github.com/villagepoints/jifen/models/wechat"
 	"github.com/villagepoints/jifen/server/console"
 	"github.com/villagepoints/jifen/web"
 )
@@ -39,6 +41,13 @@ type App struct {
 	Staff  *staff.Service
 	Router *gin.Engine
 
+	// The mini-program: WeChat (nil unless WECHAT_APPID is set), who is
+	// calling, and what they are told.
+	WeChat   *wechat.Client
+	Identity *identity.Service
+	Inbox    *notify.Inbox
+	Notifier *notify.Dispatcher
+
 	// workers run beside the HTTP server until shutdown.
 	workers []func(ctx context.Context)
 }
@@ -46,6 +55,9 @@ type App struct {
 // New opens the backends named by cfg, migrates the schema and builds the
 // services and router.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	if cfg.WeChat.DevLogin && !cfg.Embedded() {
+		return nil, errors.New("DEV_LOGIN is refused with a deployment database (DATABASE_DSN)")
+	}
 	a := &App{Config: cfg, Log: log}
 	ok := false
 	defer func() {
@@ -82,6 +94,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		AccessTTL:  cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, BcryptCost: cfg.BcryptCost,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := a.wireWeChat(); err != nil {
 		return nil, err
 	}
 	if a.Router, err = a.routes(); err != nil {
@@ -123,8 +138,7 @@ func (a *App) routes() (*gin.Engine, error) {
 
 	cons := &console.Handlers{DB: a.DB, People: a.People, Staff: a.Staff, MaxUploadBytes: a.Config.MaxBodyBytes}
 	cons.Register(r.Group("/api/v1"))
-	mp := &miniprogramapi.Handlers{}
-	mp.Register(r.Group("/mp/v1"))
+	a.wechatRoutes(r, cons)
 	return r, nil
 }
 

@@ -34,6 +34,9 @@ type Config struct {
 	RefreshTokenTTL time.Duration // REFRESH_TOKEN_TTL
 	DBMaxOpenConns  int           // DB_MAX_OPEN_CONNS
 	TrustedProxies  []string      // TRUSTED_PROXIES: comma-separated CIDRs whose X-Forwarded-For is believed
+	// WeChat is the mini-program's configuration (WECHAT_*, MP_*,
+	// INVITE_CODE_TTL, NOTIFY_MAX_ATTEMPTS, DEV_LOGIN); see wechat.go.
+	WeChat WeChatConfig
 	// BcryptCost is lowered by tests only; not an environment variable.
 	BcryptCost int
 }
@@ -84,6 +87,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		for _, p := range strings.Split(s, ",") {
 			c.TrustedProxies = append(c.TrustedProxies, strings.TrimSpace(p))
 		}
+	}
+	if c.WeChat, err = loadWeChatConfig(get, c.Embedded()); err != nil {
+		return c, err
 	}
 	if !c.Embedded() && c.RedisURL == "" {
 		return c, errors.New("REDIS_URL is required when DATABASE_DSN is set: replicas must share one Redis")
