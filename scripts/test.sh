@@ -71,7 +71,7 @@ ensure_mysql
 ensure_redis
 log "MySQL: ${TEST_MYSQL_DSN}  Redis: ${TEST_REDIS_URL}"
 
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+unformatted=$(gofmt -l $(git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then log "not gofmt-formatted:"; echo "$unformatted" >&2; exit 1; fi
 go vet ./...
 go test -race -count=1 -timeout 15m "$@" ./...
