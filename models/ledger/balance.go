@@ -73,8 +73,8 @@ func holderDeltas(ps []Posting) Balances {
 	return d.nonZero()
 }
 
-// trackAmount is how much one track contributes to a spend.
-type trackAmount struct {
+// TrackAmount is how much one track contributes to a spend or a hold.
+type TrackAmount struct {
 	Track  Track
 	Amount int64
 }
@@ -82,7 +82,7 @@ type trackAmount struct {
 // splitSpend draws amount from the spendable tracks in the village's order,
 // taking each track's balance before moving to the next. It refuses with
 // CodePointsShort when the spendable tracks together hold less.
-func splitSpend(balances map[Track]int64, spendable []Track, amount int64) ([]trackAmount, error) {
+func splitSpend(balances map[Track]int64, spendable []Track, amount int64) ([]TrackAmount, error) {
 	var available int64
 	for _, t := range spendable {
 		available += max(balances[t], 0)
@@ -90,14 +90,14 @@ func splitSpend(balances map[Track]int64, spendable []Track, amount int64) ([]tr
 	if available < amount {
 		return nil, pointsShort(available, amount)
 	}
-	var legs []trackAmount
+	var legs []TrackAmount
 	left := amount
 	for _, t := range spendable {
 		if left == 0 {
 			break
 		}
 		if take := min(max(balances[t], 0), left); take > 0 {
-			legs = append(legs, trackAmount{Track: t, Amount: take})
+			legs = append(legs, TrackAmount{Track: t, Amount: take})
 			left -= take
 		}
 	}
@@ -105,7 +105,7 @@ func splitSpend(balances map[Track]int64, spendable []Track, amount int64) ([]tr
 }
 
 // formatLegs and parseLegs store a hold's legs as "civic=20,volunteer=10".
-func formatLegs(legs []trackAmount) string {
+func formatLegs(legs []TrackAmount) string {
 	parts := make([]string, len(legs))
 	for i, l := range legs {
 		parts[i] = string(l.Track) + "=" + strconv.FormatInt(l.Amount, 10)
@@ -113,15 +113,15 @@ func formatLegs(legs []trackAmount) string {
 	return strings.Join(parts, ",")
 }
 
-func parseLegs(s string) ([]trackAmount, error) {
-	var legs []trackAmount
+func parseLegs(s string) ([]TrackAmount, error) {
+	var legs []TrackAmount
 	for part := range strings.SplitSeq(s, ",") {
 		t, n, ok := strings.Cut(part, "=")
 		amount, err := strconv.ParseInt(n, 10, 64)
 		if !ok || err != nil || !Track(t).Valid() || amount <= 0 {
 			return nil, fmt.Errorf("ledger: bad hold legs %q", s)
 		}
-		legs = append(legs, trackAmount{Track: Track(t), Amount: amount})
+		legs = append(legs, TrackAmount{Track: Track(t), Amount: amount})
 	}
 	return legs, nil
 }

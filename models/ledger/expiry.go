@@ -57,8 +57,8 @@ type movement struct {
 	Earned bool
 }
 
-// Lot is an amount of points that lapses at one instant.
-type Lot struct {
+// lot is an amount of earned points that lapses at one instant.
+type lot struct {
 	ExpiresAt time.Time
 	Amount    int64
 }
@@ -68,17 +68,17 @@ type Lot struct {
 // (spending, deduction, expiry) consumes the lots that lapse soonest, and
 // every credit that gives points back undoes consumption. It returns the
 // lots with points left, soonest first; under ExpiryNone it returns none.
-func remainingLots(moves []movement, e Expiry, loc *time.Location) []Lot {
+func remainingLots(moves []movement, e Expiry, loc *time.Location) []lot {
 	if e.Policy == ExpiryNone || e.Policy == "" {
 		return nil
 	}
-	var lots []Lot
+	var lots []lot
 	var consumed int64
 	for _, m := range moves {
 		switch {
 		case m.Amount > 0 && m.Earned:
 			if at := e.ExpiresAt(m.At, loc); !at.IsZero() {
-				lots = append(lots, Lot{ExpiresAt: at, Amount: m.Amount})
+				lots = append(lots, lot{ExpiresAt: at, Amount: m.Amount})
 			}
 		case m.Amount > 0:
 			consumed -= m.Amount
@@ -87,7 +87,7 @@ func remainingLots(moves []movement, e Expiry, loc *time.Location) []Lot {
 		}
 	}
 	sort.SliceStable(lots, func(i, j int) bool { return lots[i].ExpiresAt.Before(lots[j].ExpiresAt) })
-	var out []Lot
+	var out []lot
 	for _, l := range lots {
 		if consumed > 0 {
 			take := min(consumed, l.Amount)
@@ -102,7 +102,7 @@ func remainingLots(moves []movement, e Expiry, loc *time.Location) []Lot {
 }
 
 // dueAmount sums the lots that have lapsed by now.
-func dueAmount(lots []Lot, now time.Time) (amount int64, latest time.Time) {
+func dueAmount(lots []lot, now time.Time) (amount int64, latest time.Time) {
 	for _, l := range lots {
 		if !l.ExpiresAt.After(now) {
 			amount += l.Amount
@@ -121,7 +121,7 @@ type ExpiringPoints struct {
 }
 
 // upcoming lists the lots that lapse after now, merged per instant.
-func upcoming(track Track, lots []Lot, now time.Time) []ExpiringPoints {
+func upcoming(track Track, lots []lot, now time.Time) []ExpiringPoints {
 	var out []ExpiringPoints
 	for _, l := range lots {
 		if !l.ExpiresAt.After(now) {

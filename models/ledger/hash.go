@@ -31,7 +31,7 @@ func Canonical(p Posting) []byte {
 		p.Amount,
 		p.Source.Type, p.Source.ID,
 		string(p.Actor), p.Reason,
-		p.ReversesID, p.HoldID,
+		p.ReversesID, p.HoldID, p.RequestID,
 		p.CreatedAt.UTC().Format(timeLayout),
 	})
 	if err != nil {

@@ -122,6 +122,36 @@ func loadSettings(db *gorm.DB, villageID int64) (Settings, error) {
 	return s, nil
 }
 
+// settingsFor returns a village's settings for a write, from the Store's
+// cache while it is fresh (wall time, not the ledger clock), else read with
+// tx.
+func (s *Store) settingsFor(tx *gorm.DB, villageID int64) (Settings, error) {
+	if s.settingsTTL > 0 {
+		s.settingsMu.Lock()
+		c, ok := s.settings[villageID]
+		s.settingsMu.Unlock()
+		if ok && time.Since(c.read) < s.settingsTTL {
+			return c.s, nil
+		}
+	}
+	st, err := loadSettings(tx, villageID)
+	if err != nil {
+		return st, err
+	}
+	if s.settingsTTL > 0 {
+		s.settingsMu.Lock()
+		s.settings[villageID] = cachedSettings{s: st, read: time.Now()}
+		s.settingsMu.Unlock()
+	}
+	return st, nil
+}
+
+func (s *Store) forgetSettings(villageID int64) {
+	s.settingsMu.Lock()
+	delete(s.settings, villageID)
+	s.settingsMu.Unlock()
+}
+
 // Settings returns a village's ledger settings (the defaults if it saved
 // none).
 func (s *Store) Settings(ctx context.Context, villageID int64) (Settings, error) {
@@ -159,6 +189,7 @@ func (s *Store) SaveSettings(ctx context.Context, villageID int64, set Settings,
 		UpdatedBy:              string(actor),
 		UpdatedAt:              s.clock(),
 	}
+	defer s.forgetSettings(villageID)
 	return s.inTx(ctx, func(tx *gorm.DB) error {
 		old, err := loadSettings(tx, villageID)
 		if err != nil {

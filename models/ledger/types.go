@@ -1,18 +1,3 @@
-// Package ledger is the points ledger 积分账本: double-entry postings 流水
-// between accounts, cached balances 余额, redemption holds, reversals 冲正,
-// expiry, a per-village hash chain for tamper evidence, and a transactional
-// outbox that feeds derived state (the Redis balance cache, later
-// leaderboards and notifications).
-//
-// Every write is one use case in one transaction (sqldb.InTx) and carries an
-// idempotency key. Postings are append-only; the asynchronous Sealer fills
-// their chain columns once. Balances of resident and household accounts are
-// kept in the posting's transaction so "no negative balance" is checked under
-// a row lock; balances of a village's system accounts are folded in by the
-// Sealer, so no posting waits on a village-wide row.
-//
-// The package knows villages, residents and households only by id and
-// imports no other models package.
 package ledger
 
 import (
@@ -290,22 +275,34 @@ type Posting struct {
 	FromOwner int64
 	ToKind    AccountKind
 	ToOwner   int64
-	Amount    int64
-	Source    Source
-	Actor     Actor
+	// Holder is the resident or household whose accounts the posting
+	// touches; every posting concerns exactly one.
+	Holder Holder
+	Amount int64
+	Source Source
+	Actor  Actor
 	// Reason is the written reason of a person's decision; required for
 	// manual adjustments and reversals.
 	Reason string
 	// ReversesID is the posting this one reverses, 0 if none.
 	ReversesID int64
 	// HoldID is the redemption hold this posting belongs to, 0 if none.
-	HoldID    int64
+	HoldID int64
+	// RequestID names the request that wrote it (derived from village,
+	// actor and idempotency key).
+	RequestID int64
 	CreatedAt time.Time
 	// ChainSeq is the posting's place in its village's hash chain; 0 until
 	// the Sealer has sealed it.
 	ChainSeq int64
 	PrevHash string
 	Hash     string
+
+	// leg is the posting's place among its request's postings, and
+	// requestHash that request's fingerprint; together with RequestID they
+	// make the postings the request's idempotency record.
+	leg         int
+	requestHash int64
 }
 
 // From is the debited account.
@@ -315,6 +312,14 @@ func (p Posting) From() AccountKey {
 
 // To is the credited account.
 func (p Posting) To() AccountKey { return AccountKey{Kind: p.ToKind, Owner: p.ToOwner, Track: p.Track} }
+
+// holderOf is the one holder whose accounts a posting touches.
+func holderOf(p Posting) (Holder, bool) {
+	if h, ok := p.FromKind.holder(p.FromOwner); ok {
+		return h, true
+	}
+	return p.ToKind.holder(p.ToOwner)
+}
 
 // Sealed reports whether the posting is in the hash chain yet.
 func (p Posting) Sealed() bool { return p.ChainSeq > 0 }
@@ -354,7 +359,7 @@ func validateReason(reason string, required bool) error {
 	if required && strings.TrimSpace(reason) == "" {
 		return apperr.Invalid("reason", "请填写原因")
 	}
-	if utf8.RuneCountInString(reason) > maxReasonLen || len(reason) > 4*maxReasonLen {
+	if utf8.RuneCountInString(reason) > maxReasonLen {
 		return apperr.Invalid("reason", fmt.Sprintf("原因不能超过 %d 字", maxReasonLen))
 	}
 	return nil

@@ -1,8 +1,8 @@
--- The points ledger 积分账本 (package models/ledger): postings, cached
--- balances, idempotency records, redemption holds, the per-village hash
--- chain head, the transactional outbox and its consumers, and the village
--- ledger settings. Villages, residents and households are referred to by id
--- only; this file has no foreign keys into 0001_people.
+-- The points ledger 积分账本 (package models/ledger): postings (which are
+-- also the idempotency records and the outbox), cached balances,
+-- redemption holds, the per-village hash chain head, the outbox consumers'
+-- cursors, and the village ledger settings. Villages, residents and
+-- households are referred to by id only; no foreign keys into 0001_people.
 
 -- One row per village that changed the defaults.
 CREATE TABLE IF NOT EXISTS ledger_settings (
@@ -16,17 +16,31 @@ CREATE TABLE IF NOT EXISTS ledger_settings (
   updated_at DATETIME(6) NOT NULL
 ) {{TABLE}};
 
--- Postings are append-only. Only the sealer writes chain_seq, prev_hash and
--- hash, once. reverses_id is unique so a posting is reversed at most once.
+-- Postings 流水 are append-only: only the Sealer writes chain_seq,
+-- prev_hash and hash, once (the hashes start as '' so that write happens
+-- in place). reverses_id is unique, so a posting is reversed at most once.
+-- holder_kind/holder_id name the one resident or household whose accounts
+-- the posting touches (the other side is a village system account or the
+-- same holder's held account), for history and expiry.
+-- A request's postings are also its idempotency record and stored result:
+-- request_id is a 63-bit hash of (village, actor, idempotency key), the
+-- unique index on (village_id, request_id, leg) claims the key when the
+-- first posting is inserted, and request_hash fingerprints the request so
+-- a reused key with a different request is refused.
 CREATE TABLE IF NOT EXISTS ledger_postings (
   id {{ID}},
   village_id BIGINT NOT NULL,
+  request_id BIGINT NOT NULL,
+  leg INT NOT NULL,
+  request_hash BIGINT NOT NULL,
   type VARCHAR(32) NOT NULL,
   track VARCHAR(16) NOT NULL,
   from_kind VARCHAR(24) NOT NULL,
   from_owner BIGINT NOT NULL,
   to_kind VARCHAR(24) NOT NULL,
   to_owner BIGINT NOT NULL,
+  holder_kind VARCHAR(16) NOT NULL,
+  holder_id BIGINT NOT NULL,
   amount BIGINT NOT NULL,
   source_type VARCHAR(32) NOT NULL DEFAULT '',
   source_id BIGINT NOT NULL DEFAULT 0,
@@ -36,20 +50,21 @@ CREATE TABLE IF NOT EXISTS ledger_postings (
   hold_id BIGINT NULL,
   created_at DATETIME(6) NOT NULL,
   chain_seq BIGINT NULL,
-  prev_hash CHAR(64) NULL,
-  hash CHAR(64) NULL,
+  prev_hash CHAR(64) NOT NULL DEFAULT '',
+  hash CHAR(64) NOT NULL DEFAULT '',
   CONSTRAINT ck_ledger_postings_amount CHECK (amount > 0)
 ) {{TABLE}};
+CREATE UNIQUE INDEX ux_ledger_postings_request ON ledger_postings (village_id, request_id, leg);
 CREATE UNIQUE INDEX ux_ledger_postings_reverses ON ledger_postings (reverses_id);
+-- The chain order; unsealed postings (chain_seq NULL) come first in each
+-- village, which is how the Sealer finds them.
 CREATE UNIQUE INDEX ux_ledger_postings_chain ON ledger_postings (village_id, chain_seq);
-CREATE INDEX ix_ledger_postings_unsealed ON ledger_postings (chain_seq, village_id);
-CREATE INDEX ix_ledger_postings_from ON ledger_postings (village_id, from_owner, from_kind, id);
-CREATE INDEX ix_ledger_postings_to ON ledger_postings (village_id, to_owner, to_kind, id);
+CREATE INDEX ix_ledger_postings_holder ON ledger_postings (village_id, holder_id, holder_kind, id);
 CREATE INDEX ix_ledger_postings_time ON ledger_postings (village_id, created_at);
 
 -- Cached balances, derived from postings. Holder accounts (resident,
 -- household and their held sub-accounts) are updated in the posting's
--- transaction; system accounts (issued, redeemed, ...) only by the sealer,
+-- transaction; system accounts (issued, redeemed, ...) only by the Sealer,
 -- so no posting waits on a village-wide row.
 CREATE TABLE IF NOT EXISTS ledger_accounts (
   village_id BIGINT NOT NULL,
@@ -59,19 +74,6 @@ CREATE TABLE IF NOT EXISTS ledger_accounts (
   balance BIGINT NOT NULL DEFAULT 0,
   updated_at DATETIME(6) NOT NULL,
   PRIMARY KEY (village_id, kind, owner_id, track)
-) {{TABLE}};
-
--- One row per request that created postings; the key is scoped by village
--- and actor. result holds the ids of what the request created.
-CREATE TABLE IF NOT EXISTS ledger_idempotency (
-  village_id BIGINT NOT NULL,
-  actor VARCHAR(40) NOT NULL,
-  idem_key VARCHAR(128) NOT NULL,
-  operation VARCHAR(32) NOT NULL,
-  request_hash CHAR(64) NOT NULL,
-  result VARCHAR(1000) NOT NULL DEFAULT '',
-  created_at DATETIME(6) NOT NULL,
-  PRIMARY KEY (village_id, actor, idem_key)
 ) {{TABLE}};
 
 -- Redemption holds 冻结: open until captured, released or expired. legs
@@ -93,8 +95,8 @@ CREATE TABLE IF NOT EXISTS ledger_holds (
 CREATE INDEX ix_ledger_holds_due ON ledger_holds (status, expires_at);
 CREATE INDEX ix_ledger_holds_holder ON ledger_holds (village_id, holder_kind, holder_id, status);
 
--- The head of each village's hash chain. The sealer locks this row, so two
--- sealer replicas never interleave one village's chain.
+-- The head of each village's hash chain. The Sealer locks this row, so two
+-- Sealer replicas never interleave one village's chain.
 CREATE TABLE IF NOT EXISTS ledger_chain_heads (
   village_id BIGINT NOT NULL PRIMARY KEY,
   seq BIGINT NOT NULL,
@@ -102,22 +104,19 @@ CREATE TABLE IF NOT EXISTS ledger_chain_heads (
   updated_at DATETIME(6) NOT NULL
 ) {{TABLE}};
 
--- The transactional outbox: one row per posting and consumer, written in
--- the posting's transaction, marked delivered by that consumer's relay.
-CREATE TABLE IF NOT EXISTS ledger_outbox (
-  consumer VARCHAR(32) NOT NULL,
-  posting_id BIGINT NOT NULL,
-  village_id BIGINT NOT NULL,
-  created_at DATETIME(6) NOT NULL,
-  delivered_at DATETIME(6) NULL,
-  PRIMARY KEY (consumer, posting_id)
-) {{TABLE}};
-CREATE INDEX ix_ledger_outbox_pending ON ledger_outbox (consumer, delivered_at, posting_id);
-
--- One row per outbox consumer; its relay locks the row for each batch, so
--- relay replicas and a rebuild of that consumer's state take turns.
+-- The outbox is the postings table itself, read in chain order: a posting
+-- is written in its use case's transaction, the Sealer gives it its place
+-- (chain_seq, gapless per village), and each consumer keeps a cursor per
+-- village of the last chain_seq it has been delivered.
 CREATE TABLE IF NOT EXISTS ledger_consumers (
   name VARCHAR(32) NOT NULL PRIMARY KEY,
-  delivered BIGINT NOT NULL DEFAULT 0,
   updated_at DATETIME(6) NOT NULL
+) {{TABLE}};
+
+CREATE TABLE IF NOT EXISTS ledger_consumer_cursors (
+  consumer VARCHAR(32) NOT NULL,
+  village_id BIGINT NOT NULL,
+  seq BIGINT NOT NULL,
+  updated_at DATETIME(6) NOT NULL,
+  PRIMARY KEY (consumer, village_id)
 ) {{TABLE}};

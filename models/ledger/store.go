@@ -1,0 +1,85 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/villagepoints/jifen/models/sqldb"
+)
+
+// Options configure a Store.
+type Options struct {
+	// Now is the clock; tests pass a fake one. Default time.Now.
+	Now func() time.Time
+	// Location is the villages' local time, for expiry days and months.
+	// Default China Standard Time (UTC+8, no daylight saving).
+	Location *time.Location
+	// SettingsTTL is how long a Store keeps a village's settings before
+	// reading them again (default 5s), so postings do not read them every
+	// time. SaveSettings refreshes the saving Store at once; other replicas
+	// follow within the TTL. A negative value reads them in every
+	// transaction.
+	SettingsTTL time.Duration
+}
+
+// Store is the ledger's storage: it writes postings with their balance
+// updates and idempotency records, and answers queries.
+type Store struct {
+	db *gorm.DB
+	// hot is db with a per-connection prepared statement cache, for the
+	// fixed statements of the posting path: one round trip each instead
+	// of prepare, execute, close.
+	hot *gorm.DB
+	now func() time.Time
+	loc *time.Location
+
+	settingsTTL time.Duration
+	settingsMu  sync.Mutex
+	settings    map[int64]cachedSettings
+}
+
+type cachedSettings struct {
+	s    Settings
+	read time.Time
+}
+
+// New returns a Store over a migrated database.
+func New(db *gorm.DB, opts Options) *Store {
+	s := &Store{
+		db: db, hot: db.Session(&gorm.Session{PrepareStmt: true}),
+		now: opts.Now, loc: opts.Location,
+		settingsTTL: opts.SettingsTTL, settings: map[int64]cachedSettings{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.loc == nil {
+		s.loc = time.FixedZone("CST", 8*3600)
+	}
+	if s.settingsTTL == 0 {
+		s.settingsTTL = 5 * time.Second
+	}
+	return s
+}
+
+// Location is the villages' local time the Store uses for days and months.
+func (s *Store) Location() *time.Location { return s.loc }
+
+// clock is the current instant as the ledger stores it.
+func (s *Store) clock() time.Time { return dbTime(s.now()) }
+
+// inTx runs fn as one retried transaction (see sqldb.InTx).
+func (s *Store) inTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return sqldb.InTx(ctx, s.db, fn)
+}
+
+// snapshot runs fn in a read-only transaction that sees one consistent
+// snapshot of the database (REPEATABLE READ on MySQL; SQLite transactions
+// always do), for reads that combine several tables.
+func (s *Store) snapshot(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return s.db.WithContext(ctx).Transaction(fn, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+}
