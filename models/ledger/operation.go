@@ -102,42 +102,26 @@ func (s *Store) run(ctx context.Context, o operation) (*Result, error) {
 		return nil, err
 	}
 	reqID := requestID(o.village, o.actor, o.key)
+	if s.outer != nil {
+		return s.runIn(ctx, s.outer, o, reqID)
+	}
 	var res *Result
 	err := sqldb.InTx(ctx, s.hot, func(tx *gorm.DB) error {
-		res = nil
-		now := s.clock()
-		st, err := s.settingsFor(tx, o.village)
-		if err != nil {
-			return err
-		}
-		pl, err := o.plan(tx, st, now)
-		if err != nil {
-			return err
-		}
-		if len(pl.postings) == 0 {
-			return errNothing
-		}
-		ps, err := insertPostings(tx, o, reqID, pl.postings, now)
-		if err != nil {
-			return err
-		}
-		if err := applyHolderDeltas(tx, o.village, pl, now); err != nil {
-			return err
-		}
-		res = &Result{Postings: ps, Hold: pl.hold}
-		return nil
+		var err error
+		res, err = s.attempt(tx, o, reqID)
+		return err
 	})
 	var refusal *apperr.Error
 	switch {
 	case err == nil:
 		return res, nil
 	case errors.Is(err, errDuplicate), errors.As(err, &refusal):
-		prev, lerr := s.requestPostings(ctx, o.village, reqID)
+		prev, lerr := s.requestPostings(s.db.WithContext(ctx), o.village, reqID)
 		if lerr != nil {
 			return nil, lerr
 		}
 		if len(prev) > 0 {
-			return s.replay(ctx, o, prev)
+			return s.replay(s.db.WithContext(ctx), o, prev)
 		}
 		if errors.Is(err, errDuplicate) {
 			return nil, alreadyReversed() // the only other unique index
@@ -146,10 +130,54 @@ func (s *Store) run(ctx context.Context, o operation) (*Result, error) {
 	return nil, err
 }
 
+// runIn is run inside the caller's transaction (see In). A duplicate key
+// is looked up in that same transaction: MySQL and SQLite roll back only
+// the failed statement, so the transaction stays usable.
+func (s *Store) runIn(ctx context.Context, tx *gorm.DB, o operation, reqID int64) (*Result, error) {
+	tx = tx.WithContext(ctx)
+	res, err := s.attempt(tx, o, reqID)
+	if !errors.Is(err, errDuplicate) {
+		return res, err
+	}
+	prev, lerr := s.requestPostings(tx, o.village, reqID)
+	if lerr != nil {
+		return nil, lerr
+	}
+	if len(prev) > 0 {
+		return s.replay(tx, o, prev)
+	}
+	return nil, alreadyReversed()
+}
+
+// attempt plans an operation and writes its postings and balance updates
+// in tx.
+func (s *Store) attempt(tx *gorm.DB, o operation, reqID int64) (*Result, error) {
+	now := s.clock()
+	st, err := s.settingsFor(tx, o.village)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := o.plan(tx, st, now)
+	if err != nil {
+		return nil, err
+	}
+	if len(pl.postings) == 0 {
+		return nil, errNothing
+	}
+	ps, err := insertPostings(tx, o, reqID, pl.postings, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyHolderDeltas(tx, o.village, pl, now); err != nil {
+		return nil, err
+	}
+	return &Result{Postings: ps, Hold: pl.hold}, nil
+}
+
 // requestPostings loads the postings a request wrote, in leg order.
-func (s *Store) requestPostings(ctx context.Context, villageID, reqID int64) ([]Posting, error) {
+func (s *Store) requestPostings(db *gorm.DB, villageID, reqID int64) ([]Posting, error) {
 	var rows []postingRow
-	if err := s.db.WithContext(ctx).Raw("SELECT * FROM ledger_postings WHERE village_id = ? AND request_id = ? ORDER BY leg",
+	if err := db.Raw("SELECT * FROM ledger_postings WHERE village_id = ? AND request_id = ? ORDER BY leg",
 		villageID, reqID).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("ledger: load request's postings: %w", err)
 	}
@@ -159,13 +187,13 @@ func (s *Store) requestPostings(ctx context.Context, villageID, reqID int64) ([]
 // replay answers a request whose key is already used, given the postings
 // that used it: the original result if the request is the same,
 // CodeIdempotency if it is not.
-func (s *Store) replay(ctx context.Context, o operation, prev []Posting) (*Result, error) {
+func (s *Store) replay(db *gorm.DB, o operation, prev []Posting) (*Result, error) {
 	if prev[0].Actor != o.actor || prev[0].requestHash != o.hash {
 		return nil, apperr.New(apperr.CodeIdempotency, "该幂等键已用于另一个请求，请勿更改后重复提交")
 	}
 	res := &Result{Postings: prev, Replayed: true}
 	if id := prev[0].HoldID; id != 0 {
-		h, err := loadHold(s.db.WithContext(ctx), o.village, id)
+		h, err := loadHold(db, o.village, id)
 		if err != nil {
 			return nil, err
 		}

@@ -127,9 +127,9 @@ func loadSettings(db *gorm.DB, villageID int64) (Settings, error) {
 // tx.
 func (s *Store) settingsFor(tx *gorm.DB, villageID int64) (Settings, error) {
 	if s.settingsTTL > 0 {
-		s.settingsMu.Lock()
-		c, ok := s.settings[villageID]
-		s.settingsMu.Unlock()
+		s.cache.mu.Lock()
+		c, ok := s.cache.m[villageID]
+		s.cache.mu.Unlock()
 		if ok && time.Since(c.read) < s.settingsTTL {
 			return c.s, nil
 		}
@@ -139,17 +139,17 @@ func (s *Store) settingsFor(tx *gorm.DB, villageID int64) (Settings, error) {
 		return st, err
 	}
 	if s.settingsTTL > 0 {
-		s.settingsMu.Lock()
-		s.settings[villageID] = cachedSettings{s: st, read: time.Now()}
-		s.settingsMu.Unlock()
+		s.cache.mu.Lock()
+		s.cache.m[villageID] = cachedSettings{s: st, read: time.Now()}
+		s.cache.mu.Unlock()
 	}
 	return st, nil
 }
 
 func (s *Store) forgetSettings(villageID int64) {
-	s.settingsMu.Lock()
-	delete(s.settings, villageID)
-	s.settingsMu.Unlock()
+	s.cache.mu.Lock()
+	delete(s.cache.m, villageID)
+	s.cache.mu.Unlock()
 }
 
 // Settings returns a village's ledger settings (the defaults if it saved

@@ -38,8 +38,16 @@ type Store struct {
 	loc *time.Location
 
 	settingsTTL time.Duration
-	settingsMu  sync.Mutex
-	settings    map[int64]cachedSettings
+	cache       *settingsCache
+	// outer is the caller's transaction when this Store is a view made
+	// by In; writes then run inside it instead of in their own.
+	outer *gorm.DB
+}
+
+// settingsCache is shared by a Store and the views In makes of it.
+type settingsCache struct {
+	mu sync.Mutex
+	m  map[int64]cachedSettings
 }
 
 type cachedSettings struct {
@@ -52,7 +60,7 @@ func New(db *gorm.DB, opts Options) *Store {
 	s := &Store{
 		db: db, hot: db.Session(&gorm.Session{PrepareStmt: true}),
 		now: opts.Now, loc: opts.Location,
-		settingsTTL: opts.SettingsTTL, settings: map[int64]cachedSettings{},
+		settingsTTL: opts.SettingsTTL, cache: &settingsCache{m: map[int64]cachedSettings{}},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -64,6 +72,20 @@ func New(db *gorm.DB, opts Options) *Store {
 		s.settingsTTL = 5 * time.Second
 	}
 	return s
+}
+
+// In returns a view of the Store whose writes run inside tx, a
+// transaction the caller opened (with sqldb.InTx) for a use case that
+// writes its own rows too: an order that reserves stock and holds points,
+// an award that checks a cap and posts. The caller's record is then the
+// idempotency anchor, so the view neither retries nor replays: a write
+// whose idempotency key was already used in the village comes back as a
+// replay only if it is the same request, and the caller's transaction
+// decides what commits. Reads on the view are the Store's own.
+func (s *Store) In(tx *gorm.DB) *Store {
+	v := *s
+	v.outer = tx
+	return &v
 }
 
 // Location is the villages' local time the Store uses for days and months.
