@@ -7,6 +7,8 @@
 //	server migrate                  apply schema migrations and exit
 //	server demo                     load the demo county (embedded mode only)
 //	server healthcheck              exit 0 when the local server is ready (for container health checks)
+//	server verify-ledger [--village ID]   re-compute the hash chain and zero-sum; exit 1 naming the first broken posting
+//	server rebuild-ledger [--village ID]  recompute cached balances (SQL and Redis) from the postings
 package main
 
 import (
@@ -86,6 +88,33 @@ func run(args []string) error {
 		}
 		defer a.Close()
 		return app.InitCounty(ctx, a, args[0], args[1], os.Getenv("BOOTSTRAP_ADMIN_USER"), os.Getenv("BOOTSTRAP_ADMIN_PASSWORD"))
+	case "verify-ledger", "rebuild-ledger":
+		fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+		village := fs.Int64("village", 0, "village id (default: every village)")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		a, err := app.New(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		if cmd == "rebuild-ledger" {
+			reps, err := app.RebuildLedger(ctx, a, *village)
+			for _, r := range reps {
+				fmt.Printf("village %d: %d accounts, %d cached balances corrected, rebuilt %v\n", r.VillageID, r.Accounts, len(r.Corrected), r.Rebuilt)
+			}
+			return err
+		}
+		reps, err := app.VerifyLedger(ctx, a, *village)
+		for _, r := range reps {
+			status := "OK"
+			if !r.OK {
+				status = "BROKEN"
+			}
+			fmt.Printf("village %d: %s, %d postings, chain head %d %s\n", r.VillageID, status, r.Postings, r.HeadSeq, r.HeadHash)
+		}
+		return err
 	case "demo":
 		a, err := app.New(ctx, cfg, log)
 		if err != nil {
@@ -94,7 +123,7 @@ func run(args []string) error {
 		defer a.Close()
 		return loadDemo(ctx, a)
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, init-county, demo, healthcheck)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, init-county, demo, healthcheck, verify-ledger, rebuild-ledger)", cmd)
 }
 
 // healthcheck asks the local server's readiness probe; container images

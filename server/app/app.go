@@ -20,6 +20,7 @@ import (
 	"github.com/villagepoints/jifen/apperr"
 	"github.com/villagepoints/jifen/models/identity"
 	"github.com/villagepoints/jifen/models/kv"
+	"github.com/villagepoints/jifen/models/ledger"
 	"github.com/villagepoints/jifen/models/notify"
 	"github.com/villagepoints/jifen/models/people"
 	"github.com/villagepoints/jifen/models/pii"
@@ -47,6 +48,10 @@ type App struct {
 	Identity *identity.Service
 	Inbox    *notify.Inbox
 	Notifier *notify.Dispatcher
+
+	// Ledger is the points ledger; Balances its Redis balance cache.
+	Ledger   *ledger.Store
+	Balances *ledger.RedisBalances
 
 	// workers run beside the HTTP server until shutdown.
 	workers []func(ctx context.Context)
@@ -99,6 +104,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := a.wireWeChat(); err != nil {
 		return nil, err
 	}
+	a.wireLedger()
 	if a.Router, err = a.routes(); err != nil {
 		return nil, err
 	}
@@ -136,9 +142,10 @@ func (a *App) routes() (*gin.Engine, error) {
 	r.GET("/readyz", a.ready)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 
-	cons := &console.Handlers{DB: a.DB, People: a.People, Staff: a.Staff, MaxUploadBytes: a.Config.MaxBodyBytes}
+	cons := &console.Handlers{DB: a.DB, People: a.People, Staff: a.Staff, Ledger: a.Ledger, MaxUploadBytes: a.Config.MaxBodyBytes}
 	cons.Register(r.Group("/api/v1"))
 	a.wechatRoutes(r, cons)
+	a.ledgerRoutes(r)
 	return r, nil
 }
 

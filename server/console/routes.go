@@ -4,6 +4,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"gorm.io/gorm"
 
+	"github.com/villagepoints/jifen/models/ledger"
 	"github.com/villagepoints/jifen/models/people"
 	"github.com/villagepoints/jifen/models/staff"
 	"github.com/villagepoints/jifen/web"
@@ -14,6 +15,7 @@ type Handlers struct {
 	DB     *gorm.DB
 	People *people.Store
 	Staff  *staff.Service
+	Ledger *ledger.Store
 	// MaxUploadBytes bounds roster files.
 	MaxUploadBytes int64
 }
@@ -49,4 +51,5 @@ func (h *Handlers) Register(r *gin.RouterGroup) {
 	a.PATCH("/staff/:id", require(staff.ManageStaff), web.Handle(h.updateStaff))
 
 	a.GET("/audit-log", require(staff.ReadAudit), web.Handle(h.listAudit))
+	h.registerLedger(a)
 }
