@@ -132,3 +132,33 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// TestVerifyLedgerCommandNamesTamperedPosting is what `server
+// verify-ledger` runs: after someone edits a posting's amount directly in
+// the database, verification fails and names that posting.
+func TestVerifyLedgerCommandNamesTamperedPosting(t *testing.T) {
+	eachBackend(t, func(t *testing.T, a *app.App) {
+		w := mustWorld(t, a)
+		admin := mustLogin(t, a, w.logins[staff.VillageAdmin])
+		var ids []int64
+		for i := range 3 {
+			r := admin.doKey("POST", fmt.Sprintf("/api/v1/villages/%d/adjustments", w.villageA.ID), fmt.Sprintf("tamper-%04d", i),
+				map[string]any{"resident_id": w.residentA.ID, "track": "civic", "amount": 10 + i, "reason": "测试"})
+			if r.Status != http.StatusCreated {
+				t.Fatalf("adjust: %d %s", r.Status, r.Raw)
+			}
+			ids = append(ids, int64(r.Body["data"].([]any)[0].(map[string]any)["id"].(float64)))
+		}
+		ctx := context.Background()
+		if _, err := app.VerifyLedger(ctx, a, 0); err != nil {
+			t.Fatalf("clean ledger does not verify: %v", err)
+		}
+		if err := a.DB.Exec("UPDATE ledger_postings SET amount = 99 WHERE id = ?", ids[1]).Error; err != nil {
+			t.Fatal(err)
+		}
+		_, err := app.VerifyLedger(ctx, a, w.villageA.ID)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("posting %d", ids[1])) {
+			t.Fatalf("tampered ledger: %v, want an error naming posting %d", err, ids[1])
+		}
+	})
+}
