@@ -129,3 +129,94 @@ func TestItemValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideCapKinds covers every cap period and both cap measures, for a
+// person and for a household, at the boundary where the next award is the
+// first one refused.
+func TestDecideCapKinds(t *testing.T) {
+	capped := func(c Cap) Item {
+		it := sweeping
+		it.Caps, it.Cooldown = []Cap{c}, 0
+		return it
+	}
+	cases := []struct {
+		name    string
+		cap     Cap
+		at      string
+		history []Past
+		want    apperr.Code
+		message string
+	}{
+		{"day: second of the day refused", Cap{PerPerson, Day, 1, 0}, "2026-11-23 23:00", []Past{past(1, 10, 2, "2026-11-23 00:10")}, apperr.CodeRuleCapReached, "该村民今日该项已达上限 1 次"},
+		{"day: yesterday does not count", Cap{PerPerson, Day, 1, 0}, "2026-11-23 00:10", []Past{past(1, 10, 2, "2026-11-22 23:50")}, "", ""},
+		{"week: Monday starts a new week", Cap{PerPerson, Week, 1, 0}, "2026-11-23 08:00", []Past{past(1, 10, 2, "2026-11-22 20:00")}, "", ""},
+		{"week: same week refused", Cap{PerPerson, Week, 1, 0}, "2026-11-29 20:00", []Past{past(1, 10, 2, "2026-11-23 08:00")}, apperr.CodeRuleCapReached, "该村民本周该项已达上限 1 次"},
+		{"quarter: points cap", Cap{PerPerson, Quarter, 0, 5}, "2026-12-30 08:00", []Past{past(1, 10, 2, "2026-10-01 08:00"), past(1, 10, 2, "2026-11-01 08:00")}, apperr.CodeRuleCapReached, "该村民本季度该项已达上限 5 分（已计 4 分）"},
+		{"quarter: previous quarter does not count", Cap{PerPerson, Quarter, 0, 5}, "2026-10-01 08:00", []Past{past(1, 10, 2, "2026-09-30 08:00"), past(1, 10, 2, "2026-09-01 08:00")}, "", ""},
+		{"year: times cap per household", Cap{PerHousehold, Year, 2, 0}, "2026-12-31 08:00", []Past{past(2, 10, 2, "2026-01-05 08:00"), past(3, 10, 2, "2026-06-05 08:00")}, apperr.CodeRuleCapReached, "该户本年该项已达上限 2 次"},
+		{"year: last year does not count", Cap{PerHousehold, Year, 2, 0}, "2026-01-01 08:00", []Past{past(2, 10, 2, "2025-12-31 08:00"), past(3, 10, 2, "2025-06-05 08:00")}, "", ""},
+		{"all time: once ever", Cap{PerPerson, AllTime, 1, 0}, "2030-01-01 08:00", []Past{past(1, 10, 2, "2020-01-01 08:00")}, apperr.CodeRuleCapReached, "该村民累计该项已达上限 1 次"},
+		{"a household cap counts a resident without household alone", Cap{PerHousehold, Month, 1, 0}, "2026-11-23 08:00", []Past{past(1, 0, 2, "2026-11-02 08:00")}, apperr.CodeRuleCapReached, ""},
+	}
+	for _, c := range cases {
+		hh := int64(10)
+		if c.name == "a household cap counts a resident without household alone" {
+			hh = 0
+		}
+		err := Decide(Award{Item: capped(c.cap), ResidentID: 1, HouseholdID: hh, Actor: worker, Photos: 1, At: cst(c.at)}, c.history)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: refused: %v", c.name, err)
+			}
+			continue
+		}
+		if !apperr.Is(err, c.want) {
+			t.Errorf("%s: got %v, want %s", c.name, err, c.want)
+			continue
+		}
+		if c.message != "" && apperr.From(err).Message != c.message {
+			t.Errorf("%s: message %q, want %q", c.name, apperr.From(err).Message, c.message)
+		}
+	}
+}
+
+// TestDecideVersionPinning checks that an award is judged by the version
+// it names (its points and caps), while earlier awards of any version of
+// the item count against the caps.
+func TestDecideVersionPinning(t *testing.T) {
+	v1 := sweeping
+	v1.Cooldown = 0
+	v2 := v1
+	v2.ID, v2.Version, v2.Points = 11, 3, 4
+	v2.Caps = []Cap{{Subject: PerPerson, Period: Month, MaxPoints: 6}}
+	history := []Past{past(1, 10, 2, "2026-11-02 09:00")} // made under v1
+	if err := Decide(award(v1, 1, 10, "2026-11-23 09:00"), history); err != nil {
+		t.Fatalf("v1 allows a second award: %v", err)
+	}
+	err := Decide(award(v2, 1, 10, "2026-11-23 09:00"), append(history, past(1, 10, 2, "2026-11-03 09:00")))
+	if !apperr.Is(err, apperr.CodeRuleCapReached) || apperr.From(err).Message != "该村民本月该项已达上限 6 分（已计 4 分）" {
+		t.Fatalf("v2's points cap must count v1's awards and v2's own points: %v", err)
+	}
+}
+
+// TestDecideVeto checks that a veto item is an ordinary deduction to the
+// engine (evidence, roles, conflict of interest), and that its period keys
+// are the month, quarter and year of the act.
+func TestDecideVeto(t *testing.T) {
+	if err := Decide(award(burning, 1, 10, "2026-03-31 23:00"), nil); err != nil {
+		t.Fatalf("veto deduction with evidence refused: %v", err)
+	}
+	noPhoto := award(burning, 1, 10, "2026-03-31 23:00")
+	noPhoto.Photos = 0
+	if err := Decide(noPhoto, nil); !apperr.Is(err, CodeEvidenceRequired) {
+		t.Fatalf("veto deduction without evidence: %v", err)
+	}
+	if err := Decide(award(burning, 501, 50, "2026-03-31 23:00"), nil); !apperr.Is(err, apperr.CodeConflictInterest) {
+		t.Fatalf("veto against one's own household: %v", err)
+	}
+	bad := burning
+	bad.VetoScope = "village"
+	if e := apperr.From(bad.Validate()); e == nil || e.Field != "veto_scope" {
+		t.Fatalf("veto scope not validated: %v", e)
+	}
+}

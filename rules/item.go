@@ -49,6 +49,8 @@ type Item struct {
 	Code     string
 	Category string
 	Title    string
+	// Description explains the clause to villagers and staff.
+	Description string
 	// Points is positive for an award (加分), negative for a deduction (扣分).
 	Points int64
 	Track  Track
@@ -62,7 +64,10 @@ type Item struct {
 	SelfReport bool
 	// Veto (一票否决) excludes the resident or household from the period's
 	// rankings and titles when the item is awarded.
-	Veto       bool
+	Veto bool
+	// VetoScope says whom a veto strikes: the resident (PerPerson, the
+	// default) or their whole household (PerHousehold).
+	VetoScope  Subject
 	ValidFrom  time.Time // zero: no start
 	ValidUntil time.Time // zero: no end; exclusive
 }
@@ -87,6 +92,10 @@ func (it Item) Validate() error {
 		return apperr.Invalid("code", "条目编号不能为空且不超过 32 个字符")
 	case strings.TrimSpace(it.Title) == "" || len([]rune(it.Title)) > 100:
 		return apperr.Invalid("title", "条目名称不能为空且不超过 100 个字")
+	case len([]rune(it.Description)) > 500:
+		return apperr.Invalid("description", "条目说明不超过 500 字")
+	case it.VetoScope != "" && it.VetoScope != PerPerson && it.VetoScope != PerHousehold:
+		return apperr.Invalid("veto_scope", "一票否决对象只能是 person 或 household")
 	case strings.TrimSpace(it.Category) == "":
 		return apperr.Invalid("category", "请选择条目类别")
 	case it.Points == 0:

@@ -37,6 +37,7 @@ type templateItem struct {
 	AwardRoles    []string `json:"award_roles"`
 	SelfReport    bool     `json:"self_report"`
 	Veto          bool     `json:"veto"`
+	VetoScope     Subject  `json:"veto_scope"`
 }
 
 // DefaultTemplate is the shipped catalog of about forty items written from
@@ -53,9 +54,9 @@ func DefaultTemplate() (Template, error) {
 	}
 	t := Template{Name: f.Name, Version: f.Version}
 	for _, ti := range f.Items {
-		it := Item{Code: ti.Code, Category: ti.Category, Title: ti.Title, Points: ti.Points, Track: ti.Track,
+		it := Item{Code: ti.Code, Category: ti.Category, Title: ti.Title, Description: ti.Description, Points: ti.Points, Track: ti.Track,
 			Caps: ti.Caps, Cooldown: time.Duration(ti.CooldownHours) * time.Hour, MinPhotos: ti.MinPhotos,
-			AwardRoles: ti.AwardRoles, SelfReport: ti.SelfReport, Veto: ti.Veto, Version: 1}
+			AwardRoles: ti.AwardRoles, SelfReport: ti.SelfReport, Veto: ti.Veto, VetoScope: ti.VetoScope, Version: 1}
 		if err := it.Validate(); err != nil {
 			return Template{}, fmt.Errorf("rules: default template item %s: %w", ti.Code, err)
 		}

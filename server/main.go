@@ -7,6 +7,7 @@
 //	server migrate                  apply schema migrations and exit
 //	server demo                     load the demo county (embedded mode only)
 //	server healthcheck              exit 0 when the local server is ready (for container health checks)
+//	server rebuild-rankings REGION  rebuild every leaderboard of a village, township or county from the ledger
 //	server verify-ledger [--village ID]   re-compute the hash chain and zero-sum; exit 1 naming the first broken posting
 //	server rebuild-ledger [--village ID]  recompute cached balances (SQL and Redis) from the postings
 package main
@@ -20,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -88,6 +90,26 @@ func run(args []string) error {
 		}
 		defer a.Close()
 		return app.InitCounty(ctx, a, args[0], args[1], os.Getenv("BOOTSTRAP_ADMIN_USER"), os.Getenv("BOOTSTRAP_ADMIN_PASSWORD"))
+	case "rebuild-rankings":
+		if len(args) != 1 {
+			return fmt.Errorf("usage: server rebuild-rankings REGION_ID (a village, township or county)")
+		}
+		region, err := strconv.ParseInt(args[0], 10, 64)
+		if err != nil || region <= 0 {
+			return fmt.Errorf("rebuild-rankings: REGION_ID must be a positive integer")
+		}
+		a, err := app.New(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		rep, err := app.RebuildRankings(ctx, a, region)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("rebuilt %d villages: %d postings read, %d board entries, %d boards in %s\n",
+			rep.Villages, rep.Postings, rep.Entries, rep.Boards, rep.Took.Round(time.Millisecond))
+		return nil
 	case "verify-ledger", "rebuild-ledger":
 		fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 		village := fs.Int64("village", 0, "village id (default: every village)")
@@ -123,7 +145,7 @@ func run(args []string) error {
 		defer a.Close()
 		return loadDemo(ctx, a)
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, init-county, demo, healthcheck, verify-ledger, rebuild-ledger)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, init-county, demo, healthcheck, rebuild-rankings, verify-ledger, rebuild-ledger)", cmd)
 }
 
 // healthcheck asks the local server's readiness probe; container images

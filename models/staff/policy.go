@@ -56,17 +56,51 @@ const (
 	ScanCodes Permission = "codes.scan"
 	// IssueCodes makes mini-program codes for places and activities.
 	IssueCodes Permission = "codes.issue"
+	// ReadCatalog reads the rule catalog 积分细则 and templates.
+	ReadCatalog Permission = "catalog.read"
+	// ManageCatalog edits a village's categories and items, adopts templates.
+	ManageCatalog Permission = "catalog.manage"
+	// PublishTemplates publishes rule templates for the villages below.
+	PublishTemplates Permission = "catalog.publish"
+	// AwardPoints awards and deducts by rule, confirms others' deductions,
+	// uploads evidence.
+	AwardPoints Permission = "awards.give"
+	// ReadAwards reads awards, the review queue, appeals and notices.
+	ReadAwards Permission = "awards.read"
+	// ReviewReports decides residents' self-reports.
+	ReviewReports Permission = "awards.review"
+	// DecideAppeals rules on appeals and objections; sets award settings.
+	DecideAppeals Permission = "awards.appeals"
+	// ReadRanking reads leaderboards, monthly rankings, their objections
+	// and exports, and participation rates.
+	ReadRanking Permission = "ranking.read"
+	// PublishRanking freezes, publishes and finalises monthly rankings,
+	// resolves objections and sets the village's ranking settings.
+	PublishRanking Permission = "ranking.publish"
+	// RebuildRanking rebuilds leaderboards from the ledger.
+	RebuildRanking Permission = "ranking.rebuild"
+	// ReadStore reads the points store 积分超市: rewards, stock, orders,
+	// low-stock alerts, reports and merchant statements.
+	ReadStore Permission = "store.read"
+	// ManageStore edits rewards, merchants, store settings and budgets, and
+	// cancels or refunds orders.
+	ManageStore Permission = "store.manage"
+	// ManageStock restocks and writes off rewards.
+	ManageStock Permission = "store.stock"
+	// VerifyRedemption hands orders over at the counter 核销 and redeems on
+	// the spot for a villager who is there.
+	VerifyRedemption Permission = "store.verify"
 )
 
 // policy says which permissions each role holds inside the regions it
 // covers. Supervisors read everything and write nothing.
 var policy = map[Role][]Permission{
-	SocialWorker:  {ReadPeople, WritePeople, ReadRegions, ReadLedger, BindResidents, ScanCodes, IssueCodes},
-	VillageAdmin:  {ReadPeople, WritePeople, ImportRoster, ReadRegions, ManageGrids, ReadStaff, ManageStaff, ReadLedger, AdjustLedger, BindResidents, ScanCodes, IssueCodes},
-	StoreClerk:    {ReadRegions, ScanCodes},
-	Supervisor:    {ReadPeople, ReadRegions, ReadAudit, ReadStaff, ReadLedger},
-	TownshipAdmin: {ReadPeople, ReadRegions, ManageRegions, ManageGrids, ReadAudit, ReadStaff, ManageStaff, ReadLedger},
-	CountyAdmin:   {ReadPeople, ReadRegions, ManageRegions, ManageGrids, ReadAudit, ReadStaff, ManageStaff, ReadLedger},
+	SocialWorker:  {ReadPeople, WritePeople, ReadRegions, ReadLedger, BindResidents, ScanCodes, IssueCodes, ReadRanking, ReadCatalog, AwardPoints, ReadAwards, ReviewReports},
+	VillageAdmin:  {ReadPeople, WritePeople, ImportRoster, ReadRegions, ManageGrids, ReadStaff, ManageStaff, ReadLedger, AdjustLedger, BindResidents, ScanCodes, IssueCodes, ReadRanking, PublishRanking, RebuildRanking, ReadCatalog, ManageCatalog, AwardPoints, ReadAwards, ReviewReports, DecideAppeals, ReadStore, ManageStore, ManageStock, VerifyRedemption},
+	StoreClerk:    {ReadRegions, ScanCodes, ReadStore, ManageStock, VerifyRedemption},
+	Supervisor:    {ReadPeople, ReadRegions, ReadAudit, ReadStaff, ReadLedger, ReadRanking, ReadCatalog, ReadAwards, ReadStore},
+	TownshipAdmin: {ReadPeople, ReadRegions, ManageRegions, ManageGrids, ReadAudit, ReadStaff, ManageStaff, ReadLedger, ReadRanking, RebuildRanking, ReadCatalog, PublishTemplates, ReadAwards, ReadStore, ManageStore, ManageStock},
+	CountyAdmin:   {ReadPeople, ReadRegions, ManageRegions, ManageGrids, ReadAudit, ReadStaff, ManageStaff, ReadLedger, ReadRanking, RebuildRanking, ReadCatalog, PublishTemplates, ReadAwards, ReadStore},
 }
 
 // RoleHas reports whether role holds perm.

@@ -18,14 +18,19 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/villagepoints/jifen/apperr"
+	"github.com/villagepoints/jifen/models/awards"
+	"github.com/villagepoints/jifen/models/catalog"
+	"github.com/villagepoints/jifen/models/evidence"
 	"github.com/villagepoints/jifen/models/identity"
 	"github.com/villagepoints/jifen/models/kv"
 	"github.com/villagepoints/jifen/models/ledger"
 	"github.com/villagepoints/jifen/models/notify"
 	"github.com/villagepoints/jifen/models/people"
 	"github.com/villagepoints/jifen/models/pii"
+	"github.com/villagepoints/jifen/models/ranking"
 	"github.com/villagepoints/jifen/models/sqldb"
 	"github.com/villagepoints/jifen/models/staff"
+	"github.com/villagepoints/jifen/models/store"
 	"github.com/villagepoints/jifen/models/wechat"
 	"github.com/villagepoints/jifen/server/console"
 	"github.com/villagepoints/jifen/web"
@@ -49,9 +54,20 @@ type App struct {
 	Inbox    *notify.Inbox
 	Notifier *notify.Dispatcher
 
-	// Ledger is the points ledger; Balances its Redis balance cache.
+	// Ledger is the points ledger; Ranking its leaderboards and monthly
+	// rankings (see ranking.go).
 	Ledger   *ledger.Store
 	Balances *ledger.RedisBalances
+	Ranking  *ranking.Service
+
+	// The rule catalog, awards (with self-reports, appeals and notices)
+	// and their evidence photos; see awards.go.
+	Catalog  *catalog.Store
+	Awards   *awards.Service
+	Evidence *evidence.Store
+
+	// Store is the points store 积分超市; see store.go.
+	Store *store.Store
 
 	// workers run beside the HTTP server until shutdown.
 	workers []func(ctx context.Context)
@@ -105,6 +121,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.wireLedger()
+	a.wireRanking()
+	a.wireAwards()
+	if err := a.wireStore(); err != nil {
+		return nil, err
+	}
 	if a.Router, err = a.routes(); err != nil {
 		return nil, err
 	}
@@ -142,10 +163,14 @@ func (a *App) routes() (*gin.Engine, error) {
 	r.GET("/readyz", a.ready)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 
-	cons := &console.Handlers{DB: a.DB, People: a.People, Staff: a.Staff, Ledger: a.Ledger, MaxUploadBytes: a.Config.MaxBodyBytes}
+	cons := &console.Handlers{DB: a.DB, People: a.People, Staff: a.Staff, Ledger: a.Ledger, MaxUploadBytes: a.Config.MaxBodyBytes,
+		Ranking: a.Ranking, RankingFont: a.Config.Ranking.Font, Store: a.Store}
 	cons.Register(r.Group("/api/v1"))
 	a.wechatRoutes(r, cons)
+	a.rankingRoutes(r)
 	a.ledgerRoutes(r)
+	a.awardsRoutes(r, cons)
+	a.storeRoutes(r)
 	return r, nil
 }
 

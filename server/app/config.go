@@ -37,6 +37,14 @@ type Config struct {
 	// WeChat is the mini-program's configuration (WECHAT_*, MP_*,
 	// INVITE_CODE_TTL, NOTIFY_MAX_ATTEMPTS, DEV_LOGIN); see wechat.go.
 	WeChat WeChatConfig
+	// Ranking is the leaderboards' configuration (RANKING_*); see ranking.go.
+	Ranking RankingConfig
+	// EvidenceDir is where evidence photos are stored (EVIDENCE_DIR,
+	// default DATA_DIR/evidence); see awards.go.
+	EvidenceDir string
+	// StoreExpireEvery is how often the points store expires orders not
+	// picked up in time (STORE_EXPIRE_EVERY); see store.go.
+	StoreExpireEvery time.Duration
 	// BcryptCost is lowered by tests only; not an environment variable.
 	BcryptCost int
 }
@@ -78,6 +86,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		{"SHUTDOWN_TIMEOUT", "20s", &c.ShutdownTimeout},
 		{"ACCESS_TOKEN_TTL", "15m", &c.AccessTokenTTL},
 		{"REFRESH_TOKEN_TTL", "168h", &c.RefreshTokenTTL},
+		{"STORE_EXPIRE_EVERY", "1m", &c.StoreExpireEvery},
 	} {
 		if *d.into, err = time.ParseDuration(get(d.key, d.def)); err != nil || *d.into <= 0 {
 			return c, fmt.Errorf("%s: want a duration such as %s", d.key, d.def)
@@ -91,6 +100,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.WeChat, err = loadWeChatConfig(get, c.Embedded()); err != nil {
 		return c, err
 	}
+	if c.Ranking, err = loadRankingConfig(get); err != nil {
+		return c, err
+	}
+	c.EvidenceDir = get("EVIDENCE_DIR", filepath.Join(c.DataDir, "evidence"))
 	if !c.Embedded() && c.RedisURL == "" {
 		return c, errors.New("REDIS_URL is required when DATABASE_DSN is set: replicas must share one Redis")
 	}

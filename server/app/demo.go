@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/villagepoints/jifen/models/audit"
+	"github.com/villagepoints/jifen/models/catalog"
 	"github.com/villagepoints/jifen/models/people"
 	"github.com/villagepoints/jifen/models/staff"
 )
@@ -76,6 +77,10 @@ func LoadDemo(ctx context.Context, a *App) ([]DemoLogin, error) {
 	for vi, vname := range []string{"桃源村", "柳湾村"} {
 		v, err := mk(&town.ID, people.Village, vname, fmt.Sprintf("DEMO-33010100%d", vi+1))
 		if err != nil {
+			return nil, err
+		}
+		// Every demo village starts from the county's default rule template.
+		if _, err := a.Catalog.Adopt(ctx, who, v.ID, catalog.DefaultTemplateID, nil); err != nil {
 			return nil, err
 		}
 		var grids []people.Region

@@ -6,7 +6,9 @@ import (
 
 	"github.com/villagepoints/jifen/models/ledger"
 	"github.com/villagepoints/jifen/models/people"
+	"github.com/villagepoints/jifen/models/ranking"
 	"github.com/villagepoints/jifen/models/staff"
+	"github.com/villagepoints/jifen/models/store"
 	"github.com/villagepoints/jifen/web"
 )
 
@@ -18,6 +20,12 @@ type Handlers struct {
 	Ledger *ledger.Store
 	// MaxUploadBytes bounds roster files.
 	MaxUploadBytes int64
+	// Ranking serves leaderboards and monthly rankings; RankingFont is an
+	// optional fuller font for their notices (RANKING_FONT).
+	Ranking     *ranking.Service
+	RankingFont string
+	// Store is the points store 积分超市.
+	Store *store.Store
 }
 
 // Register mounts the console API on r (normally /api/v1).
@@ -52,4 +60,6 @@ func (h *Handlers) Register(r *gin.RouterGroup) {
 
 	a.GET("/audit-log", require(staff.ReadAudit), web.Handle(h.listAudit))
 	h.registerLedger(a)
+	h.registerRanking(a)
+	h.registerStore(a)
 }

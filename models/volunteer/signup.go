@@ -1,0 +1,189 @@
+package volunteer
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/villagepoints/jifen/apperr"
+	"github.com/villagepoints/jifen/models/sqldb"
+)
+
+// Sign-up statuses.
+const (
+	Enrolled   = "enrolled"   // holds a place
+	Waitlisted = "waitlisted" // 候补: promoted in sign-up order when a place frees
+	Cancelled  = "cancelled"
+)
+
+// Attendance outcomes, set by the organiser's confirmation.
+const (
+	AttendancePending  = "pending"
+	AttendanceAttended = "attended"
+	AttendanceNoShow   = "no_show"
+)
+
+// Signup is one resident's sign-up 报名 and attendance.
+type Signup struct {
+	ID                int64      `json:"id"`
+	ActivityID        int64      `json:"activity_id"`
+	VillageID         int64      `json:"village_id"`
+	ResidentID        int64      `json:"resident_id"`
+	HouseholdID       int64      `json:"household_id"`
+	Status            string     `json:"status"`
+	CheckedInAt       *time.Time `json:"checked_in_at,omitempty"`
+	CheckInBy         string     `json:"check_in_by,omitempty"`
+	CheckInDistanceM  *int       `json:"check_in_distance_m,omitempty"`
+	CheckInReason     string     `json:"check_in_reason,omitempty"`
+	CheckedOutAt      *time.Time `json:"checked_out_at,omitempty"`
+	CheckOutBy        string     `json:"check_out_by,omitempty"`
+	CheckOutDistanceM *int       `json:"check_out_distance_m,omitempty"`
+	CheckOutReason    string     `json:"check_out_reason,omitempty"`
+	Attendance        string     `json:"attendance"`
+	Minutes           int        `json:"minutes"`
+	Points            int64      `json:"points"`
+	PostingID         *int64     `json:"posting_id,omitempty"`
+	ConfirmedBy       *int64     `json:"confirmed_by,omitempty"`
+	ConfirmedAt       *time.Time `json:"confirmed_at,omitempty"`
+	CreatedAt         time.Time  `json:"created_at"`
+	UpdatedAt         time.Time  `json:"updated_at"`
+}
+
+// TableName is the sign-ups table.
+func (Signup) TableName() string { return "volunteer_signups" }
+
+// lockActivity reads an activity with its row locked.
+func lockActivity(tx *gorm.DB, id int64) (Activity, error) {
+	var a Activity
+	err := sqldb.ForUpdate(tx).Where("id = ?", id).Take(&a).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return a, apperr.NotFound("志愿活动")
+	}
+	if err != nil {
+		return a, apperr.Internal(err)
+	}
+	return a, nil
+}
+
+// SignUp signs the caller up: a place while there is one, else the
+// waiting list 候补. Signing up again after cancelling reuses the row.
+func (s *Service) SignUp(ctx context.Context, who Resident, activity int64) (Signup, error) {
+	var out Signup
+	err := sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		a, err := lockActivity(tx, activity)
+		if err != nil {
+			return err
+		}
+		if a.VillageID != who.VillageID {
+			return apperr.NotFound("志愿活动")
+		}
+		now := s.now()
+		if a.Status != ActivityOpen || now.Before(a.SignupOpensAt) || !now.Before(a.SignupClosesAt) {
+			return apperr.New(CodeSignupClosed, "不在报名时间内")
+		}
+		status := Waitlisted
+		if a.Enrolled < a.Capacity {
+			status = Enrolled
+		}
+		var row Signup
+		err = tx.Where("activity_id = ? AND resident_id = ?", activity, who.ResidentID).Take(&row).Error
+		switch {
+		case err == nil && row.Status != Cancelled:
+			out = row // already signed up: a double tap answers the same
+			return nil
+		case err == nil:
+			row.Status, row.UpdatedAt = status, now
+			if err := tx.Model(&row).Select("status", "updated_at").Updates(&row).Error; err != nil {
+				return apperr.Internal(err)
+			}
+		case errors.Is(err, gorm.ErrRecordNotFound):
+			row = Signup{ActivityID: activity, VillageID: a.VillageID, ResidentID: who.ResidentID, HouseholdID: who.HouseholdID,
+				Status: status, Attendance: AttendancePending, CreatedAt: now, UpdatedAt: now}
+			if err := tx.Create(&row).Error; err != nil {
+				return apperr.Internal(err)
+			}
+		default:
+			return apperr.Internal(err)
+		}
+		if status == Enrolled {
+			if err := tx.Model(&Activity{}).Where("id = ?", a.ID).Update("enrolled", gorm.Expr("enrolled + 1")).Error; err != nil {
+				return apperr.Internal(err)
+			}
+		}
+		out = row
+		return nil
+	})
+	return out, err
+}
+
+// Cancel withdraws the caller's sign-up before the activity starts; a
+// freed place goes to the first on the waiting list.
+func (s *Service) Cancel(ctx context.Context, who Resident, activity int64) (Signup, error) {
+	var out Signup
+	err := sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		a, err := lockActivity(tx, activity)
+		if err != nil {
+			return err
+		}
+		var row Signup
+		err = tx.Where("activity_id = ? AND resident_id = ? AND status <> ?", activity, who.ResidentID, Cancelled).Take(&row).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return apperr.New(CodeNotEnrolled, "您未报名该活动")
+		}
+		if err != nil {
+			return apperr.Internal(err)
+		}
+		now := s.now()
+		if row.CheckedInAt != nil || !now.Before(a.StartsAt) {
+			return apperr.New(apperr.CodeConflict, "活动已开始或您已签到，不能取消报名")
+		}
+		was := row.Status
+		row.Status, row.UpdatedAt = Cancelled, now
+		if err := tx.Model(&row).Select("status", "updated_at").Updates(&row).Error; err != nil {
+			return apperr.Internal(err)
+		}
+		if was == Enrolled {
+			if err := promote(tx, a, now); err != nil {
+				return err
+			}
+		}
+		out = row
+		return nil
+	})
+	return out, err
+}
+
+// promote gives a freed place to the first waitlisted sign-up, or gives
+// the place back to the activity.
+func promote(tx *gorm.DB, a Activity, now time.Time) error {
+	var next Signup
+	err := tx.Where("activity_id = ? AND status = ?", a.ID, Waitlisted).Order("updated_at, id").Take(&next).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return dbErr(tx.Model(&Activity{}).Where("id = ?", a.ID).Update("enrolled", gorm.Expr("enrolled - 1")).Error)
+	}
+	if err != nil {
+		return apperr.Internal(err)
+	}
+	return dbErr(tx.Model(&next).Updates(map[string]any{"status": Enrolled, "updated_at": now}).Error)
+}
+
+func dbErr(err error) error {
+	if err != nil {
+		return apperr.Internal(err)
+	}
+	return nil
+}
+
+// Signups lists an activity's sign-ups in sign-up order.
+func (s *Service) Signups(ctx context.Context, activity int64, inScope func(int64) bool) ([]Signup, error) {
+	if _, err := s.Activity(ctx, activity, inScope); err != nil {
+		return nil, err
+	}
+	out := []Signup{}
+	if err := s.db.WithContext(ctx).Where("activity_id = ?", activity).Order("id").Find(&out).Error; err != nil {
+		return nil, apperr.Internal(err)
+	}
+	return out, nil
+}
