@@ -363,7 +363,7 @@ func returnStock(tx *gorm.DB, o Order, reason string, staffID int64, now time.Ti
 		return false, err
 	}
 	oid := o.ID
-	if err := insertMovement(tx, movementRow{RewardID: rw.ID, Kind: string(MoveReturn), Delta: o.Quantity, StockAfter: rw.Stock,
+	if err := insertMovement(tx, &movementRow{RewardID: rw.ID, Kind: string(MoveReturn), Delta: o.Quantity, StockAfter: rw.Stock,
 		Reason: reason, OrderID: &oid, StaffID: staffID, RequestKey: "order:" + strconv.FormatInt(o.ID, 10), CreatedAt: now}); err != nil {
 		return false, err
 	}

@@ -416,7 +416,7 @@ func (s *Store) CreateReward(ctx context.Context, st Staff, regionID int64, in R
 			return fmt.Errorf("store: insert reward: %w", err)
 		}
 		if in.InitialStock > 0 {
-			if err := insertMovement(tx, movementRow{RewardID: row.ID, Kind: string(MoveRestock), Delta: in.InitialStock,
+			if err := insertMovement(tx, &movementRow{RewardID: row.ID, Kind: string(MoveRestock), Delta: in.InitialStock,
 				StockAfter: in.InitialStock, Reason: "初始库存", StaffID: st.Actor.StaffID, RequestKey: "create", CreatedAt: now}); err != nil {
 				return err
 			}

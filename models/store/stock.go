@@ -57,8 +57,8 @@ func (r movementRow) movement() Movement {
 		Reason: r.Reason, OrderID: r.OrderID, StaffID: r.StaffID, CreatedAt: r.CreatedAt.UTC()}
 }
 
-func insertMovement(tx *gorm.DB, r movementRow) error {
-	if err := tx.Create(&r).Error; err != nil {
+func insertMovement(tx *gorm.DB, r *movementRow) error {
+	if err := tx.Create(r).Error; err != nil {
 		return fmt.Errorf("store: insert stock movement: %w", err)
 	}
 	return nil
@@ -137,8 +137,8 @@ func (s *Store) MoveStock(ctx context.Context, st Staff, rewardID int64, r MoveR
 		}
 		row := movementRow{RewardID: rewardID, Kind: string(r.Kind), Delta: delta, StockAfter: after, Reason: r.Reason,
 			StaffID: st.Actor.StaffID, RequestKey: key, CreatedAt: now}
-		if err := tx.Create(&row).Error; err != nil {
-			return fmt.Errorf("store: insert stock movement: %w", err)
+		if err := insertMovement(tx, &row); err != nil {
+			return err
 		}
 		if err := stockChanged(tx, rw, rw.Stock, after, now); err != nil {
 			return err

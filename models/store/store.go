@@ -160,7 +160,8 @@ func (s *Store) monthOf(t time.Time) int {
 
 // Staff is a staff member acting in the store: who, for the audit log and
 // the ledger, and In, which says whether they may act in a region (a
-// village, or a township for its shared store).
+// village, or a township for its shared store). In may read the database,
+// so the store calls it before it opens a transaction, never inside one.
 type Staff struct {
 	Actor audit.Actor
 	In    func(regionID int64) bool
