@@ -75,7 +75,7 @@ func randomWorkload(t *testing.T, e *env, n int, seed uint64) {
 // ledger: every board is identical, scores (points and tie-break) included.
 func TestRebuildEqualsLiveBoards(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
-		randomWorkload(t, e, 400, 1)
+		randomWorkload(t, e, 300, 1)
 		live := dumpBoards(t, e)
 		if len(live) < 50 {
 			t.Fatalf("only %d boards after the workload", len(live))
@@ -139,7 +139,7 @@ func TestRedisLossIsRebuilt(t *testing.T) {
 // half-built one.
 func TestReadsContinueDuringRebuild(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
-		randomWorkload(t, e, 200, 4)
+		randomWorkload(t, e, 120, 4)
 		b, err := e.svc.VillageBoard(ctx, e.villages[0].ID, SubjectResident, ScopeCounty, rules.AllTime, "", TrackTotal)
 		if err != nil {
 			t.Fatal(err)
@@ -167,7 +167,7 @@ func TestReadsContinueDuringRebuild(t *testing.T) {
 				}
 			})
 		}
-		for range 3 {
+		for range 2 {
 			if _, err := e.svc.RebuildRegion(ctx, e.county.ID); err != nil {
 				t.Fatal(err)
 			}

@@ -161,7 +161,7 @@ func TestParticipation(t *testing.T) {
 // the same answer as an uncached read.
 func TestCachedPagesAndBatchedStandings(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
-		randomWorkload(t, e, 200, 5)
+		randomWorkload(t, e, 120, 5)
 		cached := New(e.db, e.kv, e.ledger, Options{PageTTL: time.Minute})
 		var wg sync.WaitGroup
 		for _, v := range e.villages[:2] {
