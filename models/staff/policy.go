@@ -90,17 +90,29 @@ const (
 	// VerifyRedemption hands orders over at the counter 核销 and redeems on
 	// the spot for a villager who is there.
 	VerifyRedemption Permission = "store.verify"
+	// ReadVolunteer reads volunteer activities, sign-ups, attendance and
+	// residents' volunteer records.
+	ReadVolunteer Permission = "volunteer.read"
+	// ManageVolunteer creates and cancels activities, shows their check-in
+	// code, checks residents in/out by hand and confirms attendance.
+	ManageVolunteer Permission = "volunteer.manage"
+	// ReadDuty reads duty posts, claims, duty reports, assessments and
+	// their exports.
+	ReadDuty Permission = "duty.read"
+	// ManageDuty is the party branch's work: posts and settings, approving
+	// claims, scoring and advancing assessments, resolving objections.
+	ManageDuty Permission = "duty.manage"
 )
 
 // policy says which permissions each role holds inside the regions it
 // covers. Supervisors read everything and write nothing.
 var policy = map[Role][]Permission{
-	SocialWorker:  {ReadPeople, WritePeople, ReadRegions, ReadLedger, BindResidents, ScanCodes, IssueCodes, ReadRanking, ReadCatalog, AwardPoints, ReadAwards, ReviewReports},
-	VillageAdmin:  {ReadPeople, WritePeople, ImportRoster, ReadRegions, ManageGrids, ReadStaff, ManageStaff, ReadLedger, AdjustLedger, BindResidents, ScanCodes, IssueCodes, ReadRanking, PublishRanking, RebuildRanking, ReadCatalog, ManageCatalog, AwardPoints, ReadAwards, ReviewReports, DecideAppeals, ReadStore, ManageStore, ManageStock, VerifyRedemption},
+	SocialWorker:  {ReadPeople, WritePeople, ReadRegions, ReadLedger, BindResidents, ScanCodes, IssueCodes, ReadRanking, ReadCatalog, AwardPoints, ReadAwards, ReviewReports, ReadVolunteer, ManageVolunteer, ReadDuty},
+	VillageAdmin:  {ReadPeople, WritePeople, ImportRoster, ReadRegions, ManageGrids, ReadStaff, ManageStaff, ReadLedger, AdjustLedger, BindResidents, ScanCodes, IssueCodes, ReadRanking, PublishRanking, RebuildRanking, ReadCatalog, ManageCatalog, AwardPoints, ReadAwards, ReviewReports, DecideAppeals, ReadStore, ManageStore, ManageStock, VerifyRedemption, ReadVolunteer, ManageVolunteer, ReadDuty, ManageDuty},
 	StoreClerk:    {ReadRegions, ScanCodes, ReadStore, ManageStock, VerifyRedemption},
-	Supervisor:    {ReadPeople, ReadRegions, ReadAudit, ReadStaff, ReadLedger, ReadRanking, ReadCatalog, ReadAwards, ReadStore},
-	TownshipAdmin: {ReadPeople, ReadRegions, ManageRegions, ManageGrids, ReadAudit, ReadStaff, ManageStaff, ReadLedger, ReadRanking, RebuildRanking, ReadCatalog, PublishTemplates, ReadAwards, ReadStore, ManageStore, ManageStock},
-	CountyAdmin:   {ReadPeople, ReadRegions, ManageRegions, ManageGrids, ReadAudit, ReadStaff, ManageStaff, ReadLedger, ReadRanking, RebuildRanking, ReadCatalog, PublishTemplates, ReadAwards, ReadStore},
+	Supervisor:    {ReadPeople, ReadRegions, ReadAudit, ReadStaff, ReadLedger, ReadRanking, ReadCatalog, ReadAwards, ReadStore, ReadVolunteer, ReadDuty},
+	TownshipAdmin: {ReadPeople, ReadRegions, ManageRegions, ManageGrids, ReadAudit, ReadStaff, ManageStaff, ReadLedger, ReadRanking, RebuildRanking, ReadCatalog, PublishTemplates, ReadAwards, ReadStore, ManageStore, ManageStock, ReadVolunteer, ReadDuty},
+	CountyAdmin:   {ReadPeople, ReadRegions, ManageRegions, ManageGrids, ReadAudit, ReadStaff, ManageStaff, ReadLedger, ReadRanking, RebuildRanking, ReadCatalog, PublishTemplates, ReadAwards, ReadStore, ReadVolunteer, ReadDuty},
 }
 
 // RoleHas reports whether role holds perm.

@@ -20,6 +20,7 @@ import (
 	"github.com/villagepoints/jifen/apperr"
 	"github.com/villagepoints/jifen/models/awards"
 	"github.com/villagepoints/jifen/models/catalog"
+	"github.com/villagepoints/jifen/models/duty"
 	"github.com/villagepoints/jifen/models/evidence"
 	"github.com/villagepoints/jifen/models/identity"
 	"github.com/villagepoints/jifen/models/kv"
@@ -31,6 +32,7 @@ import (
 	"github.com/villagepoints/jifen/models/sqldb"
 	"github.com/villagepoints/jifen/models/staff"
 	"github.com/villagepoints/jifen/models/store"
+	"github.com/villagepoints/jifen/models/volunteer"
 	"github.com/villagepoints/jifen/models/wechat"
 	"github.com/villagepoints/jifen/server/console"
 	"github.com/villagepoints/jifen/web"
@@ -68,6 +70,11 @@ type App struct {
 
 	// Store is the points store 积分超市; see store.go.
 	Store *store.Store
+
+	// Volunteer runs volunteer activities 志愿服务 and Duty the party
+	// members' duty posts 党员责任岗; see volunteer.go and duty.go.
+	Volunteer *volunteer.Service
+	Duty      *duty.Service
 
 	// workers run beside the HTTP server until shutdown.
 	workers []func(ctx context.Context)
@@ -126,6 +133,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err := a.wireStore(); err != nil {
 		return nil, err
 	}
+	a.wireVolunteer()
+	a.wireDuty()
 	if a.Router, err = a.routes(); err != nil {
 		return nil, err
 	}
@@ -171,6 +180,8 @@ func (a *App) routes() (*gin.Engine, error) {
 	a.ledgerRoutes(r)
 	a.awardsRoutes(r, cons)
 	a.storeRoutes(r)
+	a.volunteerRoutes(r, cons)
+	a.dutyRoutes(r, cons)
 	return r, nil
 }
 
