@@ -82,6 +82,14 @@ var layouts = map[Kind]layout{
 		},
 		fields: []field{{"thing1", "item"}, {"number2", "points"}, {"time3", "@time"}},
 	},
+	DutyReportDue: {
+		required: []string{"period", "deadline"},
+		title:    "履职纪实提醒",
+		body: func(d map[string]string) string {
+			return fmt.Sprintf("您在%s尚未提交履职纪实，请在 %s 前通过小程序提交。", d["period"], d["deadline"])
+		},
+		fields: []field{{"thing1", "period"}, {"thing2", "deadline"}, {"time3", "@time"}},
+	},
 }
 
 func balance(d map[string]string) string {

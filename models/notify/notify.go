@@ -30,10 +30,13 @@ const (
 	AppealDecided     Kind = "appeal_decided"
 	RedemptionReady   Kind = "redemption_ready"
 	RedemptionExpired Kind = "redemption_expired"
+	// DutyReportDue reminds a party member with no duty report 履职纪实 in
+	// the period that it closes soon.
+	DutyReportDue Kind = "duty_report_due"
 )
 
 // Kinds lists every kind.
-var Kinds = []Kind{PointsAwarded, PointsDeducted, AppealDecided, RedemptionReady, RedemptionExpired}
+var Kinds = []Kind{PointsAwarded, PointsDeducted, AppealDecided, RedemptionReady, RedemptionExpired, DutyReportDue}
 
 // Message is one notification for a resident. Data holds the kind's
 // values ("points", "reason", …, see layout.go) as text.

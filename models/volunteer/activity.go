@@ -10,6 +10,7 @@ import (
 
 	"github.com/villagepoints/jifen/apperr"
 	"github.com/villagepoints/jifen/models/ledger"
+	"github.com/villagepoints/jifen/models/sqldb"
 )
 
 // Activity statuses.
@@ -87,10 +88,17 @@ func (in ActivityInput) validate() error {
 	return nil
 }
 
-// CreateActivity creates an activity in village.
+// CreateActivity creates an activity in village. Without a sign-up
+// window, sign-up opens now and closes when the activity starts.
 func (s *Service) CreateActivity(ctx context.Context, who Staff, village int64, in ActivityInput) (Activity, error) {
 	if in.Track == "" {
 		in.Track = string(ledger.TrackVolunteer)
+	}
+	if in.SignupOpensAt.IsZero() {
+		in.SignupOpensAt = s.now()
+	}
+	if in.SignupClosesAt.IsZero() {
+		in.SignupClosesAt = in.StartsAt
 	}
 	if err := in.validate(); err != nil {
 		return Activity{}, err
@@ -101,10 +109,64 @@ func (s *Service) CreateActivity(ctx context.Context, who Staff, village int64, 
 		SignupOpensAt: in.SignupOpensAt.UTC(), SignupClosesAt: in.SignupClosesAt.UTC(), Capacity: in.Capacity,
 		PointsPerHour: in.PointsPerHour, FixedPoints: in.FixedPoints, DailyCapMinutes: in.DailyCapMinutes, Track: in.Track,
 		Status: ActivityOpen, CreatedBy: who.ID, CreatedAt: now, UpdatedAt: now}
-	if err := s.db.WithContext(ctx).Create(&a).Error; err != nil {
-		return Activity{}, apperr.Internal(err)
+	err := sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		a.ID = 0 // a retried transaction inserts afresh
+		if err := tx.Create(&a).Error; err != nil {
+			return apperr.Internal(err)
+		}
+		return record(ctx, tx, who, village, "volunteer.activity.create", "volunteer_activity", a.ID, nil, a)
+	})
+	if err != nil {
+		return Activity{}, err
 	}
 	return a, nil
+}
+
+// CancelActivity calls an activity off 取消活动: every sign-up, enrolled or
+// waitlisted, is released and nothing posts. Once the organiser has
+// confirmed any attendance the activity happened and cannot be cancelled:
+// its points stand in the ledger, where a correction is a reversal.
+// Cancelling a cancelled activity answers with it unchanged.
+func (s *Service) CancelActivity(ctx context.Context, who Staff, id int64, inScope func(int64) bool, reason string) (Activity, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return Activity{}, apperr.Invalid("reason", "取消活动须填写原因，报名的村民会看到活动已取消")
+	}
+	var out Activity
+	err := sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		a, err := lockActivity(tx, id)
+		if err != nil {
+			return err
+		}
+		if inScope != nil && !inScope(a.VillageID) {
+			return apperr.NotFound("志愿活动")
+		}
+		if a.Status == ActivityCancelled {
+			out = a
+			return nil
+		}
+		var confirmed int64
+		if err := tx.Model(&Signup{}).Where("activity_id = ? AND attendance <> ?", id, AttendancePending).Count(&confirmed).Error; err != nil {
+			return apperr.Internal(err)
+		}
+		if confirmed > 0 {
+			return apperr.New(apperr.CodeConflict, "该活动已确认考勤，不能取消；如需更正积分请在积分账本中冲正")
+		}
+		now := s.now()
+		res := tx.Model(&Signup{}).Where("activity_id = ? AND status <> ?", id, Cancelled).Updates(map[string]any{"status": Cancelled, "updated_at": now})
+		if res.Error != nil {
+			return apperr.Internal(res.Error)
+		}
+		before := a
+		a.Status, a.Enrolled, a.UpdatedAt = ActivityCancelled, 0, now
+		if err := tx.Model(&Activity{}).Where("id = ?", id).Updates(map[string]any{"status": a.Status, "enrolled": 0, "updated_at": now}).Error; err != nil {
+			return apperr.Internal(err)
+		}
+		out = a
+		return record(ctx, tx, who, a.VillageID, "volunteer.activity.cancel", "volunteer_activity", id, before,
+			map[string]any{"status": a.Status, "reason": reason, "released_signups": res.RowsAffected})
+	})
+	return out, err
 }
 
 // Activity returns one activity; inScope decides whether the caller may
@@ -146,4 +208,76 @@ func (s *Service) Code(ctx context.Context, id int64, inScope func(int64) bool) 
 		return ActivityCode{}, err
 	}
 	return SignCode(s.opts.CodeKey, id, s.now()), nil
+}
+
+// ResidentActivity is an activity as a villager sees it: the places left
+// and the caller's own sign-up, if any (with their place on the waiting
+// list).
+type ResidentActivity struct {
+	Activity
+	PlacesLeft int     `json:"places_left"`
+	MySignup   *Signup `json:"my_signup"`
+}
+
+func residentView(a Activity, mine *Signup) ResidentActivity {
+	return ResidentActivity{Activity: a, PlacesLeft: max(a.Capacity-a.Enrolled, 0), MySignup: mine}
+}
+
+// OpenActivities lists the open activities of the caller's village that
+// have not ended, soonest first, each with the caller's sign-up.
+func (s *Service) OpenActivities(ctx context.Context, who Resident, offset, limit int) ([]ResidentActivity, int64, error) {
+	db := s.db.WithContext(ctx)
+	q := db.Model(&Activity{}).Where("village_id = ? AND status = ? AND ends_at > ?", who.VillageID, ActivityOpen, s.now())
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, apperr.Internal(err)
+	}
+	var list []Activity
+	if err := q.Order("starts_at, id").Offset(offset).Limit(limit).Find(&list).Error; err != nil {
+		return nil, 0, apperr.Internal(err)
+	}
+	ids := make([]int64, len(list))
+	for i, a := range list {
+		ids[i] = a.ID
+	}
+	var mine []Signup
+	if len(ids) > 0 {
+		if err := db.Where("resident_id = ? AND activity_id IN ?", who.ResidentID, ids).Find(&mine).Error; err != nil {
+			return nil, 0, apperr.Internal(err)
+		}
+	}
+	byActivity := map[int64]*Signup{}
+	for i := range mine {
+		if err := withPosition(db, &mine[i]); err != nil {
+			return nil, 0, err
+		}
+		byActivity[mine[i].ActivityID] = &mine[i]
+	}
+	out := make([]ResidentActivity, len(list))
+	for i, a := range list {
+		out[i] = residentView(a, byActivity[a.ID])
+	}
+	return out, total, nil
+}
+
+// ActivityFor returns one activity of the caller's village with the
+// caller's sign-up; an activity of another village is not found.
+func (s *Service) ActivityFor(ctx context.Context, who Resident, id int64) (ResidentActivity, error) {
+	db := s.db.WithContext(ctx)
+	a, err := findActivity(db, id, func(v int64) bool { return v == who.VillageID })
+	if err != nil {
+		return ResidentActivity{}, err
+	}
+	var mine Signup
+	err = db.Where("activity_id = ? AND resident_id = ?", id, who.ResidentID).Take(&mine).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return residentView(a, nil), nil
+	}
+	if err != nil {
+		return ResidentActivity{}, apperr.Internal(err)
+	}
+	if err := withPosition(db, &mine); err != nil {
+		return ResidentActivity{}, err
+	}
+	return residentView(a, &mine), nil
 }

@@ -99,11 +99,70 @@ func (s *Service) Manual(ctx context.Context, who Staff, activity int64, inScope
 		if inScope != nil && !inScope(a.VillageID) {
 			return apperr.NotFound("志愿活动")
 		}
-		row, err := s.mark(tx, a, in.ResidentID, in.Action, at, "staff:"+strconv.FormatInt(who.ID, 10), in.Reason, nil)
+		if in.Action == CheckIn {
+			if err := s.enrolWalkIn(tx, a, in.ResidentID); err != nil {
+				return err
+			}
+		}
+		row, err := s.mark(tx, a, in.ResidentID, in.Action, at, "staff:"+strconv.FormatInt(who.ID, 10), strings.TrimSpace(in.Reason), nil)
+		if err != nil {
+			return err
+		}
 		out = row
-		return err
+		return record(ctx, tx, who, a.VillageID, "volunteer."+in.Action+".manual", "volunteer_signup", row.ID, nil,
+			map[string]any{"activity_id": a.ID, "resident_id": row.ResidentID, "at": at, "reason": strings.TrimSpace(in.Reason)})
 	})
 	return out, err
+}
+
+// enrolWalkIn gives a resident who comes without having signed up (an
+// elderly villager without a phone cannot sign up in the mini-program) a
+// place when staff check them in, if one is free. a is locked.
+func (s *Service) enrolWalkIn(tx *gorm.DB, a Activity, resident int64) error {
+	var row Signup
+	err := tx.Where("activity_id = ? AND resident_id = ?", a.ID, resident).Take(&row).Error
+	if err == nil && row.Status == Enrolled {
+		return nil
+	}
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+		return apperr.Internal(err)
+	}
+	var r struct {
+		VillageID   int64
+		HouseholdID *int64
+		Status      string
+	}
+	res := tx.Table("residents").Select("village_id, household_id, status").Where("id = ?", resident).Scan(&r)
+	if res.Error != nil {
+		return apperr.Internal(res.Error)
+	}
+	if res.RowsAffected == 0 || r.VillageID != a.VillageID {
+		return apperr.NotFound("村民")
+	}
+	if a.Status != ActivityOpen {
+		return apperr.New(CodeNotRunning, "活动已取消")
+	}
+	if a.Enrolled >= a.Capacity {
+		return apperr.New(CodeFull, "活动名额已满，不能代为报名签到")
+	}
+	now := s.now()
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		row = Signup{ActivityID: a.ID, VillageID: a.VillageID, ResidentID: resident, HouseholdID: derefOr(r.HouseholdID),
+			Status: Enrolled, Attendance: AttendancePending, CreatedAt: now, UpdatedAt: now}
+		if err := tx.Create(&row).Error; err != nil {
+			return apperr.Internal(err)
+		}
+	} else if err := tx.Model(&Signup{}).Where("id = ?", row.ID).Updates(map[string]any{"status": Enrolled, "updated_at": now}).Error; err != nil {
+		return apperr.Internal(err)
+	}
+	return dbErr(tx.Model(&Activity{}).Where("id = ?", a.ID).Update("enrolled", gorm.Expr("enrolled + 1")).Error)
+}
+
+func derefOr(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // mark records a check-in or check-out at time at on the resident's
@@ -184,9 +243,14 @@ func (s *Service) Confirm(ctx context.Context, who Staff, activity int64, inScop
 		if err != nil {
 			return err
 		}
+		self, err := staffSelf(tx, who.ID)
+		if err != nil {
+			return err
+		}
 		now := s.now()
+		var changed []map[string]any
 		for i, it := range items {
-			row, err := s.confirmOne(ctx, tx, who, a, st, it, now)
+			row, fresh, err := s.confirmOne(ctx, tx, who, self, a, st, it, now)
 			if err != nil {
 				if e := apperr.From(err); e.Code != apperr.CodeInternal {
 					return e.WithDetails(map[string]any{"index": i, "signup_id": it.SignupID})
@@ -194,44 +258,79 @@ func (s *Service) Confirm(ctx context.Context, who Staff, activity int64, inScop
 				return err
 			}
 			out = append(out, row)
+			if fresh {
+				changed = append(changed, map[string]any{"signup_id": row.ID, "resident_id": row.ResidentID, "attendance": row.Attendance,
+					"checked_out_at": row.CheckedOutAt, "minutes": row.Minutes, "points": row.Points, "posting_id": row.PostingID})
+			}
 		}
-		return nil
+		if len(changed) == 0 {
+			return nil // a replay changed nothing, so there is nothing to log
+		}
+		return record(ctx, tx, who, a.VillageID, "volunteer.attendance.confirm", "volunteer_activity", a.ID, nil, changed)
 	})
 	return out, err
 }
 
-func (s *Service) confirmOne(ctx context.Context, tx *gorm.DB, who Staff, a Activity, st ledger.Settings, it ConfirmItem, now time.Time) (Signup, error) {
+// self is a staff member's own resident and household (0 when none).
+type self struct{ resident, household int64 }
+
+// staffSelf reads the confirming staff member's own resident and
+// household, fresh in the transaction: nobody confirms the points of
+// their own household (invariant 6).
+func staffSelf(tx *gorm.DB, staffID int64) (self, error) {
+	var rows []struct {
+		ResidentID  *int64
+		HouseholdID *int64
+	}
+	if err := tx.Raw("SELECT resident_id, household_id FROM staff_users WHERE id = ?", staffID).Scan(&rows).Error; err != nil {
+		return self{}, apperr.Internal(err)
+	}
+	var me self
+	if len(rows) == 1 {
+		me.resident, me.household = derefOr(rows[0].ResidentID), derefOr(rows[0].HouseholdID)
+	}
+	return me, nil
+}
+
+func (me self) owns(row Signup) bool {
+	return (me.resident != 0 && row.ResidentID == me.resident) || (me.household != 0 && row.HouseholdID == me.household)
+}
+
+func (s *Service) confirmOne(ctx context.Context, tx *gorm.DB, who Staff, me self, a Activity, st ledger.Settings, it ConfirmItem, now time.Time) (Signup, bool, error) {
 	var row Signup
 	err := sqldb.ForUpdate(tx).Where("id = ? AND activity_id = ?", it.SignupID, a.ID).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return row, apperr.NotFound("报名记录")
+		return row, false, apperr.NotFound("报名记录")
 	}
 	if err != nil {
-		return row, apperr.Internal(err)
+		return row, false, apperr.Internal(err)
 	}
 	if row.Attendance != AttendancePending {
-		return row, nil // already confirmed: a replay
+		return row, false, nil // already confirmed: a replay
 	}
 	if row.Status != Enrolled {
-		return row, apperr.New(CodeNotEnrolled, "该报名未占名额，不能确认考勤")
+		return row, false, apperr.New(CodeNotEnrolled, "该报名未占名额，不能确认考勤")
 	}
 	upd := map[string]any{"confirmed_by": who.ID, "confirmed_at": now, "updated_at": now}
 	row.ConfirmedBy, row.ConfirmedAt = &who.ID, &now
 	if !it.Attended {
 		row.Attendance = AttendanceNoShow
 		upd["attendance"] = row.Attendance
-		return row, dbErr(tx.Model(&Signup{}).Where("id = ?", row.ID).Updates(upd).Error)
+		return row, true, dbErr(tx.Model(&Signup{}).Where("id = ?", row.ID).Updates(upd).Error)
+	}
+	if me.owns(row) {
+		return row, false, apperr.New(apperr.CodeConflictInterest, "不能确认本人或本户成员的志愿服务积分，请由其他工作人员确认")
 	}
 	if row.CheckedInAt == nil {
-		return row, apperr.New(CodeNotCheckedIn, "该村民未签到，请先代签到")
+		return row, false, apperr.New(CodeNotCheckedIn, "该村民未签到，请先代签到")
 	}
 	if row.CheckedOutAt == nil {
 		if it.CheckedOutAt == nil {
-			return row, apperr.New(CodeNotCheckedIn, "该村民未签退，请填写签退时间")
+			return row, false, apperr.New(CodeNotCheckedIn, "该村民未签退，请填写签退时间")
 		}
 		t := it.CheckedOutAt.UTC()
 		if t.Before(*row.CheckedInAt) {
-			return row, apperr.Invalid("checked_out_at", "签退时间不能早于签到时间")
+			return row, false, apperr.Invalid("checked_out_at", "签退时间不能早于签到时间")
 		}
 		row.CheckedOutAt, row.CheckOutBy, row.CheckOutReason = &t, "staff:"+strconv.FormatInt(who.ID, 10), "组织者补签退"
 		upd["checked_out_at"], upd["check_out_by"], upd["check_out_reason"] = t, row.CheckOutBy, row.CheckOutReason
@@ -244,7 +343,7 @@ func (s *Service) confirmOne(ctx context.Context, tx *gorm.DB, who Staff, a Acti
 		holder := ledger.Resident(row.ResidentID)
 		if st.HolderMode == ledger.HolderHousehold {
 			if row.HouseholdID == 0 {
-				return row, apperr.New(apperr.CodeConflict, "本村按户记积分，该村民未绑定户")
+				return row, false, apperr.New(apperr.CodeConflict, "本村按户记积分，该村民未绑定户")
 			}
 			holder = ledger.Household(row.HouseholdID)
 		}
@@ -253,17 +352,17 @@ func (s *Service) confirmOne(ctx context.Context, tx *gorm.DB, who Staff, a Acti
 			Amount: row.Points, Type: ledger.TypeVolunteerAttendance, Source: ledger.Source{Type: "volunteer_signup", ID: row.ID},
 			Actor: ledger.StaffActor(who.ID), Reason: "志愿服务：" + a.Title, IdempotencyKey: key})
 		if err != nil {
-			return row, err
+			return row, false, err
 		}
 		pid := res.Postings[0].ID
 		row.PostingID = &pid
 		upd["posting_id"] = pid
 		if _, err := notify.Enqueue(ctx, tx, notify.Message{ResidentID: row.ResidentID, Kind: notify.PointsAwarded, DedupKey: key,
 			Data: map[string]string{"points": fmt.Sprint(row.Points), "reason": "志愿服务：" + a.Title}}); err != nil {
-			return row, apperr.Internal(err)
+			return row, false, apperr.Internal(err)
 		}
 	}
-	return row, dbErr(tx.Model(&Signup{}).Where("id = ?", row.ID).Updates(upd).Error)
+	return row, true, dbErr(tx.Model(&Signup{}).Where("id = ?", row.ID).Updates(upd).Error)
 }
 
 // Record is a resident's volunteer record: total confirmed minutes and

@@ -17,6 +17,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/villagepoints/jifen/apperr"
+	"github.com/villagepoints/jifen/models/audit"
 	"github.com/villagepoints/jifen/models/ledger"
 )
 
@@ -31,6 +32,8 @@ const (
 	CodeNotEnrolled      apperr.Code = "VOLUNTEER_NOT_ENROLLED"
 	CodeNotRunning       apperr.Code = "VOLUNTEER_NOT_RUNNING"
 	CodeLocationRequired apperr.Code = "VOLUNTEER_LOCATION_REQUIRED"
+	CodeFull             apperr.Code = "VOLUNTEER_FULL"
+	CodeNoRecord         apperr.Code = "VOLUNTEER_NO_RECORD"
 )
 
 // LedgerTx is the ledger's award bound to one transaction.
@@ -53,6 +56,9 @@ type Options struct {
 	Settings LedgerSettings
 	// CodeKey signs the rotating check-in codes (at least 32 bytes).
 	CodeKey []byte
+	// CertificateKey signs the check code printed on certificates, so a
+	// code cannot be made up for hours that are not on record.
+	CertificateKey []byte
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -73,10 +79,22 @@ func New(db *gorm.DB, opts Options) *Service {
 
 func (s *Service) now() time.Time { return s.opts.Now().UTC() }
 
-// Staff is the staff member acting, for records and postings.
+// Staff is the staff member acting, for records, postings and the audit
+// log (RequestID and IP tie an entry to its request).
 type Staff struct {
-	ID   int64
-	Name string
+	ID        int64
+	Name      string
+	RequestID string
+	IP        string
+}
+
+func (w Staff) audit() audit.Actor {
+	return audit.Actor{StaffID: w.ID, Name: w.Name, RequestID: w.RequestID, IP: w.IP}
+}
+
+// record appends the audit entry of a staff write inside its transaction.
+func record(ctx context.Context, tx *gorm.DB, who Staff, village int64, action, target string, id int64, before, after any) error {
+	return dbErr(audit.Record(ctx, tx, who.audit(), audit.Change{VillageID: village, Action: action, TargetType: target, TargetID: id, Before: before, After: after}))
 }
 
 // Resident is the mini-program caller acting for themselves.

@@ -1,13 +1,16 @@
 package volunteer
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/villagepoints/jifen/apperr"
+	"github.com/villagepoints/jifen/models/pii"
 	"github.com/villagepoints/jifen/models/sqldb"
 )
 
@@ -49,6 +52,12 @@ type Signup struct {
 	ConfirmedAt       *time.Time `json:"confirmed_at,omitempty"`
 	CreatedAt         time.Time  `json:"created_at"`
 	UpdatedAt         time.Time  `json:"updated_at"`
+	// WaitlistPosition is the place on the waiting list (1 = next to be
+	// promoted) of a waitlisted sign-up.
+	WaitlistPosition int `gorm:"-" json:"waitlist_position,omitempty"`
+	// Replayed marks the answer to a repeated sign-up: the sign-up that
+	// already existed, unchanged.
+	Replayed bool `gorm:"-" json:"replayed,omitempty"`
 }
 
 // TableName is the sign-ups table.
@@ -80,7 +89,10 @@ func (s *Service) SignUp(ctx context.Context, who Resident, activity int64) (Sig
 			return apperr.NotFound("志愿活动")
 		}
 		now := s.now()
-		if a.Status != ActivityOpen || now.Before(a.SignupOpensAt) || !now.Before(a.SignupClosesAt) {
+		if a.Status != ActivityOpen {
+			return apperr.New(CodeSignupClosed, "活动已取消，不能报名")
+		}
+		if now.Before(a.SignupOpensAt) || !now.Before(a.SignupClosesAt) {
 			return apperr.New(CodeSignupClosed, "不在报名时间内")
 		}
 		status := Waitlisted
@@ -92,7 +104,8 @@ func (s *Service) SignUp(ctx context.Context, who Resident, activity int64) (Sig
 		switch {
 		case err == nil && row.Status != Cancelled:
 			out = row // already signed up: a double tap answers the same
-			return nil
+			out.Replayed = true
+			return withPosition(tx, &out)
 		case err == nil:
 			row.Status, row.UpdatedAt = status, now
 			if err := tx.Model(&row).Select("status", "updated_at").Updates(&row).Error; err != nil {
@@ -113,9 +126,24 @@ func (s *Service) SignUp(ctx context.Context, who Resident, activity int64) (Sig
 			}
 		}
 		out = row
-		return nil
+		return withPosition(tx, &out)
 	})
 	return out, err
+}
+
+// withPosition sets a waitlisted sign-up's place in the promotion order
+// (the order promote uses).
+func withPosition(db *gorm.DB, row *Signup) error {
+	row.WaitlistPosition = 0
+	if row.Status != Waitlisted {
+		return nil
+	}
+	var ids []int64
+	if err := db.Model(&Signup{}).Where("activity_id = ? AND status = ?", row.ActivityID, Waitlisted).Order("updated_at, id").Pluck("id", &ids).Error; err != nil {
+		return apperr.Internal(err)
+	}
+	row.WaitlistPosition = slices.Index(ids, row.ID) + 1
+	return nil
 }
 
 // Cancel withdraws the caller's sign-up before the activity starts; a
@@ -128,12 +156,17 @@ func (s *Service) Cancel(ctx context.Context, who Resident, activity int64) (Sig
 			return err
 		}
 		var row Signup
-		err = tx.Where("activity_id = ? AND resident_id = ? AND status <> ?", activity, who.ResidentID, Cancelled).Take(&row).Error
+		err = tx.Where("activity_id = ? AND resident_id = ?", activity, who.ResidentID).Take(&row).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return apperr.New(CodeNotEnrolled, "您未报名该活动")
 		}
 		if err != nil {
 			return apperr.Internal(err)
+		}
+		if row.Status == Cancelled {
+			out = row // a repeated cancel answers the same
+			out.Replayed = true
+			return nil
 		}
 		now := s.now()
 		if row.CheckedInAt != nil || !now.Before(a.StartsAt) {
@@ -176,14 +209,71 @@ func dbErr(err error) error {
 	return nil
 }
 
-// Signups lists an activity's sign-ups in sign-up order.
-func (s *Service) Signups(ctx context.Context, activity int64, inScope func(int64) bool) ([]Signup, error) {
-	if _, err := s.Activity(ctx, activity, inScope); err != nil {
+// SignupView is a sign-up with the resident's name, as staff see it.
+type SignupView struct {
+	Signup
+	Name string `json:"name"`
+}
+
+// Signups lists an activity's sign-ups in sign-up order, waitlisted ones
+// with their place. Names are shown in full where fullNames allows the
+// activity's village (staff who may read residents there), else masked.
+func (s *Service) Signups(ctx context.Context, activity int64, inScope, fullNames func(int64) bool) ([]SignupView, error) {
+	a, err := s.Activity(ctx, activity, inScope)
+	if err != nil {
 		return nil, err
 	}
-	out := []Signup{}
-	if err := s.db.WithContext(ctx).Where("activity_id = ?", activity).Order("id").Find(&out).Error; err != nil {
+	db := s.db.WithContext(ctx)
+	var rows []Signup
+	if err := db.Where("activity_id = ?", activity).Order("id").Find(&rows).Error; err != nil {
 		return nil, apperr.Internal(err)
+	}
+	names, err := residentNames(db, rows)
+	if err != nil {
+		return nil, err
+	}
+	waiting := []*Signup{}
+	for i := range rows {
+		if rows[i].Status == Waitlisted {
+			waiting = append(waiting, &rows[i])
+		}
+	}
+	slices.SortFunc(waiting, func(x, y *Signup) int {
+		return cmp.Or(x.UpdatedAt.Compare(y.UpdatedAt), cmp.Compare(x.ID, y.ID))
+	})
+	for i, w := range waiting {
+		w.WaitlistPosition = i + 1
+	}
+	full := fullNames != nil && fullNames(a.VillageID)
+	out := make([]SignupView, len(rows))
+	for i, r := range rows {
+		name := names[r.ResidentID]
+		if !full {
+			name = pii.MaskName(name)
+		}
+		out[i] = SignupView{Signup: r, Name: name}
+	}
+	return out, nil
+}
+
+func residentNames(db *gorm.DB, rows []Signup) (map[int64]string, error) {
+	ids := make([]int64, 0, len(rows))
+	for _, r := range rows {
+		ids = append(ids, r.ResidentID)
+	}
+	out := map[int64]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var found []struct {
+		ID   int64
+		Name string
+	}
+	if err := db.Table("residents").Select("id, name").Where("id IN ?", ids).Scan(&found).Error; err != nil {
+		return nil, apperr.Internal(err)
+	}
+	for _, f := range found {
+		out[f.ID] = f.Name
 	}
 	return out, nil
 }

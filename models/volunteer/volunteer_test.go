@@ -68,7 +68,7 @@ func TestSignupCapacityUnderConcurrency(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		list, err := f.svc.Signups(ctx, a.ID, nil)
+		list, err := f.svc.Signups(ctx, a.ID, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +93,7 @@ func TestSignupCapacityUnderConcurrency(t *testing.T) {
 		if _, err := f.svc.Cancel(ctx, resident(first), a.ID); err != nil {
 			t.Fatal(err)
 		}
-		list, _ = f.svc.Signups(ctx, a.ID, nil)
+		list, _ = f.svc.Signups(ctx, a.ID, nil, nil)
 		for _, s := range list {
 			if s.ResidentID == waiting && s.Status != Enrolled {
 				t.Fatalf("first waitlisted sign-up is %s after a cancellation", s.Status)
@@ -156,7 +156,7 @@ func TestCheckInOutAndConfirm(t *testing.T) {
 		if err != nil || s3.CheckInBy != "staff:1" {
 			t.Fatalf("manual check-in: %+v %v", s3, err)
 		}
-		list, _ := f.svc.Signups(ctx, a.ID, nil)
+		list, _ := f.svc.Signups(ctx, a.ID, nil, nil)
 		ids := map[int64]int64{}
 		for _, s := range list {
 			ids[s.ResidentID] = s.ID

@@ -1,0 +1,200 @@
+package miniprogramapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/villagepoints/jifen/models/identity"
+	"github.com/villagepoints/jifen/models/volunteer"
+	"github.com/villagepoints/jifen/web"
+)
+
+// Volunteer is the mini-program's volunteer service 志愿服务: the open
+// activities of the caller's village, signing up and cancelling, scanning
+// the activity's code to check in and out, and the caller's own record and
+// certificate. Sign-up, cancellation and scans are keyed by the activity
+// and the caller, so a double tap or a retry answers with the same sign-up
+// instead of making a second one; they need no Idempotency-Key.
+type Volunteer struct {
+	*Handlers
+	Volunteer *volunteer.Service
+	// Font is an optional fuller font for certificates (rare characters
+	// in names).
+	Font string
+}
+
+// Register mounts the routes on r (normally /mp/v1).
+func (h *Volunteer) Register(r *gin.RouterGroup) {
+	a := r.Group("", h.authenticate)
+	a.GET("/volunteer-activities", web.Handle(h.listActivities))
+	a.GET("/volunteer-activities/:id", web.Handle(h.getActivity))
+	a.POST("/volunteer-activities/:id/signup", web.Handle(h.signUp))
+	a.POST("/volunteer-activities/:id/signup/cancellation", web.Handle(h.cancelSignup))
+	a.POST("/me/volunteer-check-ins", web.Handle(h.scan(volunteer.CheckIn)))
+	a.POST("/me/volunteer-check-outs", web.Handle(h.scan(volunteer.CheckOut)))
+	a.GET("/me/volunteer-record", web.Handle(h.myRecord))
+	a.GET("/me/volunteer-certificate.png", web.Handle(h.myCertificate))
+}
+
+// volunteerOf is the bound caller as the volunteer service knows them;
+// the session binds a scan to the phone that made it.
+func volunteerOf(who identity.Caller) volunteer.Resident {
+	return volunteer.Resident{ResidentID: who.ResidentID, HouseholdID: who.HouseholdID, VillageID: who.VillageID, SessionID: who.SessionID}
+}
+
+func (h *Volunteer) listActivities(c *gin.Context) error {
+	who, err := bound(c)
+	if err != nil {
+		return err
+	}
+	page, err := web.ParsePage(c)
+	if err != nil {
+		return err
+	}
+	list, total, err := h.Volunteer.OpenActivities(c.Request.Context(), volunteerOf(who), page.Offset(), page.Size)
+	if err != nil {
+		return err
+	}
+	web.List(c, list, page, total)
+	return nil
+}
+
+func (h *Volunteer) getActivity(c *gin.Context) error {
+	who, err := bound(c)
+	if err != nil {
+		return err
+	}
+	id, err := web.PathID(c, "id")
+	if err != nil {
+		return err
+	}
+	a, err := h.Volunteer.ActivityFor(c.Request.Context(), volunteerOf(who), id)
+	if err != nil {
+		return err
+	}
+	web.OK(c, a)
+	return nil
+}
+
+// signUp answers 201 with a new sign-up (enrolled or waitlisted) and 200
+// with the existing one when the caller had already signed up.
+func (h *Volunteer) signUp(c *gin.Context) error {
+	who, err := bound(c)
+	if err != nil {
+		return err
+	}
+	id, err := web.PathID(c, "id")
+	if err != nil {
+		return err
+	}
+	s, err := h.Volunteer.SignUp(c.Request.Context(), volunteerOf(who), id)
+	if err != nil {
+		return err
+	}
+	if s.Replayed {
+		web.OK(c, s)
+	} else {
+		web.Created(c, s)
+	}
+	return nil
+}
+
+func (h *Volunteer) cancelSignup(c *gin.Context) error {
+	who, err := bound(c)
+	if err != nil {
+		return err
+	}
+	id, err := web.PathID(c, "id")
+	if err != nil {
+		return err
+	}
+	s, err := h.Volunteer.Cancel(c.Request.Context(), volunteerOf(who), id)
+	if err != nil {
+		return err
+	}
+	web.OK(c, s)
+	return nil
+}
+
+// scanRequest is a scanned check-in code with where the phone was.
+type scanRequest struct {
+	Code      string   `json:"code" binding:"required,max=128"`
+	Lat       *float64 `json:"lat" binding:"omitempty,gte=-90,lte=90"`
+	Lng       *float64 `json:"lng" binding:"omitempty,gte=-180,lte=180"`
+	AccuracyM int      `json:"accuracy_m" binding:"gte=0,lte=100000"`
+}
+
+func (h *Volunteer) scan(action string) func(c *gin.Context) error {
+	return func(c *gin.Context) error {
+		who, err := bound(c)
+		if err != nil {
+			return err
+		}
+		var req scanRequest
+		if err := web.BindJSON(c, &req); err != nil {
+			return err
+		}
+		s, err := h.Volunteer.Scan(c.Request.Context(), volunteerOf(who), volunteer.ScanInput{Code: req.Code, Action: action,
+			Lat: req.Lat, Lng: req.Lng, AccuracyM: req.AccuracyM})
+		if err != nil {
+			return err
+		}
+		web.OK(c, s)
+		return nil
+	}
+}
+
+// daysQuery is a range of China calendar days, both inclusive.
+type daysQuery struct {
+	From string `form:"from" binding:"max=10"`
+	To   string `form:"to" binding:"max=10"`
+}
+
+func (h *Volunteer) myRecord(c *gin.Context) error {
+	who, err := bound(c)
+	if err != nil {
+		return err
+	}
+	var q daysQuery
+	if err := web.BindQuery(c, &q); err != nil {
+		return err
+	}
+	from, until, err := volunteer.ParseDays(q.From, q.To, false)
+	if err != nil {
+		return err
+	}
+	rec, err := h.Volunteer.Record(c.Request.Context(), who.ResidentID, from, until)
+	if err != nil {
+		return err
+	}
+	web.OK(c, rec)
+	return nil
+}
+
+// myCertificate prints the caller's own certificate, with their full name.
+func (h *Volunteer) myCertificate(c *gin.Context) error {
+	who, err := bound(c)
+	if err != nil {
+		return err
+	}
+	var q daysQuery
+	if err := web.BindQuery(c, &q); err != nil {
+		return err
+	}
+	from, until, err := volunteer.ParseDays(q.From, q.To, true)
+	if err != nil {
+		return err
+	}
+	cert, err := h.Volunteer.Certificate(c.Request.Context(), who.ResidentID, from, until)
+	if err != nil {
+		return err
+	}
+	b, err := volunteer.RenderCertificate(cert, h.Font)
+	if err != nil {
+		return err
+	}
+	c.Header("Cache-Control", "private, no-store")
+	c.Data(http.StatusOK, "image/png", b)
+	return nil
+}
