@@ -90,7 +90,7 @@ func (h *Awards) uploadEvidence(c *gin.Context) error {
 }
 
 // getEvidence serves a photo the caller uploaded, or one behind a
-// decision about them.
+// decision about them or a duty report they filed.
 func (h *Awards) getEvidence(c *gin.Context) error {
 	who, err := bound(c)
 	if err != nil {
@@ -100,14 +100,7 @@ func (h *Awards) getEvidence(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	used, err := h.Evidence.UsedBy(c.Request.Context(), id, who.ResidentID)
-	if err != nil {
-		return err
-	}
-	mine := "resident:" + strconv.FormatInt(who.ResidentID, 10)
-	f, rc, err := h.Evidence.Open(c.Request.Context(), id, func(f evidence.File) bool {
-		return f.VillageID == who.VillageID && (f.Uploader == mine || used)
-	})
+	f, rc, err := h.Evidence.OpenForResident(c.Request.Context(), id, who.ResidentID, who.VillageID)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,12 @@
 package miniprogramapi
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -33,14 +36,63 @@ func (h *Rankings) Register(r *gin.RouterGroup) {
 	a.POST("/monthly-rankings/:id/objections", web.Handle(h.objectToRanking))
 }
 
+// leaderboardQuery is the leaderboard's query. It is parsed by hand
+// (parse), not by gin's reflective binding: this is the mini-program's
+// busiest read, and binding cost as much as the board read itself.
 type leaderboardQuery struct {
-	Subject  string `form:"subject" binding:"omitempty,oneof=resident household party"`
-	Scope    string `form:"scope" binding:"omitempty,oneof=village township county"`
-	Period   string `form:"period" binding:"omitempty,oneof=month quarter year all"`
-	Key      string `form:"key" binding:"max=16"`
-	Track    string `form:"track" binding:"omitempty,oneof=civic party volunteer total"`
-	Around   int    `form:"around" binding:"omitempty,min=0,max=10"`
-	PageSize int    `form:"page_size" binding:"omitempty,min=1,max=100"`
+	Subject ranking.Subject   // resident (default), household, party
+	Scope   ranking.ScopeKind // village (default), township, county
+	Period  rules.Period      // month (default), quarter, year, all
+	Key     string            // the period's key, at most 16 bytes; "" the current one
+	Track   ledger.Track      // civic, party, volunteer, total (default)
+	Around  int               // neighbours each side, 0 to 10 (0: 2)
+}
+
+// parse reads and checks the query; an invalid value names its field, as
+// web.BindQuery would.
+func (q *leaderboardQuery) parse(c *gin.Context) error {
+	oneOf := func(field, def string, allowed ...string) (string, error) {
+		v, ok := c.GetQuery(field)
+		if !ok || v == "" {
+			return def, nil
+		}
+		if !slices.Contains(allowed, v) {
+			return "", apperr.Invalid(field, fmt.Sprintf("字段 %s 只能取 %s 之一", field, strings.Join(allowed, " ")))
+		}
+		return v, nil
+	}
+	var v string
+	var err error
+	if v, err = oneOf("subject", "resident", "resident", "household", "party"); err != nil {
+		return err
+	}
+	q.Subject = ranking.Subject(v)
+	if v, err = oneOf("scope", "village", "village", "township", "county"); err != nil {
+		return err
+	}
+	q.Scope = ranking.ScopeKind(v)
+	if v, err = oneOf("period", "month", "month", "quarter", "year", "all"); err != nil {
+		return err
+	}
+	q.Period = rules.Period(v)
+	if v, err = oneOf("track", string(ranking.TrackTotal), "civic", "party", "volunteer", "total"); err != nil {
+		return err
+	}
+	q.Track = ledger.Track(v)
+	if q.Key = c.Query("key"); len(q.Key) > 16 {
+		return apperr.Invalid("key", "字段 key 超出上限 16")
+	}
+	q.Around = 2
+	if s := c.Query("around"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 || n > 10 {
+			return apperr.Invalid("around", "around 必须是 0 到 10 之间的整数")
+		}
+		if n > 0 {
+			q.Around = n
+		}
+	}
+	return nil
 }
 
 // myLeaderboard is one page of a board of the caller's village, township
@@ -53,7 +105,7 @@ func (h *Rankings) myLeaderboard(c *gin.Context) error {
 		return err
 	}
 	var q leaderboardQuery
-	if err := web.BindQuery(c, &q); err != nil {
+	if err := q.parse(c); err != nil {
 		return err
 	}
 	page, err := web.ParsePage(c)
@@ -61,20 +113,7 @@ func (h *Rankings) myLeaderboard(c *gin.Context) error {
 		return err
 	}
 	ctx := c.Request.Context()
-	sub, scope, period, track := ranking.Subject(q.Subject), ranking.ScopeKind(q.Scope), rules.Period(q.Period), ledger.Track(q.Track)
-	if sub == "" {
-		sub = ranking.SubjectResident
-	}
-	if scope == "" {
-		scope = ranking.ScopeVillage
-	}
-	if period == "" {
-		period = rules.Month
-	}
-	if track == "" {
-		track = ranking.TrackTotal
-	}
-	me := who.ResidentID
+	sub, me := q.Subject, who.ResidentID
 	if sub == ranking.SubjectHousehold {
 		st, err := h.Ranking.Settings(ctx, who.VillageID)
 		if err != nil {
@@ -82,10 +121,7 @@ func (h *Rankings) myLeaderboard(c *gin.Context) error {
 		}
 		sub, me = st.HouseholdSubject(), who.HouseholdID
 	}
-	if q.Around == 0 {
-		q.Around = 2
-	}
-	b, err := h.Ranking.VillageBoard(ctx, who.VillageID, sub, scope, period, q.Key, track)
+	b, err := h.Ranking.VillageBoard(ctx, who.VillageID, sub, q.Scope, q.Period, q.Key, q.Track)
 	if err != nil {
 		return err
 	}
@@ -96,22 +132,39 @@ func (h *Rankings) myLeaderboard(c *gin.Context) error {
 	return writeList(c, out, page, out.Total)
 }
 
-// writeList writes the same envelope as web.List, for a value that encodes
-// itself: encoding/json would re-scan (compact) the page's encoding, which
-// on this, the mini-program's busiest read, costs as much as encoding it.
-func writeList(c *gin.Context, data json.Marshaler, p web.Page, total int64) error {
-	body, err := data.MarshalJSON()
+// writeList writes the same envelope as web.List around a board page,
+// encoding the page straight into the response's buffer: encoding/json
+// would re-scan (compact) the page's encoding, which on this, the
+// mini-program's busiest read, costs as much as encoding it.
+func writeList(c *gin.Context, page ranking.BoardPage, p web.Page, total int64) error {
+	buf := listBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= 64<<10 {
+			listBuffers.Put(buf)
+		}
+	}()
+	b := append((*buf)[:0], `{"data":`...)
+	b, err := page.AppendJSON(b)
 	if err != nil {
 		return err
 	}
-	rid, _ := json.Marshal(web.RequestID(c))
-	b := make([]byte, 0, len(body)+128)
-	b = append(b, `{"data":`...)
-	b = append(b, body...)
-	b = fmt.Appendf(b, `,"page":{"page":%d,"page_size":%d,"total":%d},"request_id":%s}`, p.Number, p.Size, total, rid)
-	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+	b = append(b, `,"page":{"page":`...)
+	b = strconv.AppendInt(b, int64(p.Number), 10)
+	b = append(b, `,"page_size":`...)
+	b = strconv.AppendInt(b, int64(p.Size), 10)
+	b = append(b, `,"total":`...)
+	b = strconv.AppendInt(b, total, 10)
+	b = append(b, `},"request_id":`...)
+	b = strconv.AppendQuote(b, web.RequestID(c)) // [0-9A-Za-z._-], see web.WithRequestID
+	b = append(b, '}')
+	*buf = b
+	c.Data(http.StatusOK, "application/json; charset=utf-8", b) // written through before it returns: b can be reused
 	return nil
 }
+
+// listBuffers are the response buffers of writeList (a page of 100 with
+// neighbours is about 8 KiB).
+var listBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
 func (h *Rankings) myMonthlyRankings(c *gin.Context) error {
 	who, err := bound(c)

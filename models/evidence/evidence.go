@@ -155,33 +155,34 @@ var ErrNotFound = apperr.NotFound("照片")
 
 // Open returns a photo and its bytes when visible(file) allows it.
 func (s *Store) Open(ctx context.Context, id int64, visible func(File) bool) (File, io.ReadCloser, error) {
-	var rows []File
-	if err := s.db.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&rows).Error; err != nil {
-		return File{}, nil, fmt.Errorf("evidence: read: %w", err)
+	f, err := s.find(ctx, id)
+	if err != nil {
+		return File{}, nil, err
 	}
-	if len(rows) == 0 || !visible(rows[0]) {
+	if !visible(f) {
 		return File{}, nil, ErrNotFound
 	}
-	rc, err := s.storage.Open(ctx, rows[0].StorageKey)
+	return s.read(ctx, f)
+}
+
+func (s *Store) find(ctx context.Context, id int64) (File, error) {
+	var rows []File
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&rows).Error; err != nil {
+		return File{}, fmt.Errorf("evidence: read: %w", err)
+	}
+	if len(rows) == 0 {
+		return File{}, ErrNotFound
+	}
+	return rows[0], nil
+}
+
+func (s *Store) read(ctx context.Context, f File) (File, io.ReadCloser, error) {
+	rc, err := s.storage.Open(ctx, f.StorageKey)
 	if errors.Is(err, os.ErrNotExist) {
 		return File{}, nil, ErrNotFound
 	}
-	return rows[0], rc, err
-}
-
-// UsedBy reports whether resident's own awards or self-reports use the
-// photo, so a villager may see the evidence of decisions about them.
-func (s *Store) UsedBy(ctx context.Context, id, resident int64) (bool, error) {
-	needle := fmt.Sprint(id)
-	like := []any{needle, needle + ",%", "%," + needle, "%," + needle + ",%"}
-	var n int64
-	for _, table := range []string{"awards", "self_reports"} {
-		var c int64
-		if err := s.db.WithContext(ctx).Table(table).Where("resident_id = ? AND (photos = ? OR photos LIKE ? OR photos LIKE ? OR photos LIKE ?)",
-			append([]any{resident}, like...)...).Count(&c).Error; err != nil {
-			return false, err
-		}
-		n += c
+	if err != nil {
+		return File{}, nil, err
 	}
-	return n > 0, nil
+	return f, rc, nil
 }

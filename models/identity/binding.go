@@ -160,6 +160,7 @@ func (s *Service) Unbind(ctx context.Context, scope Scope, who audit.Actor, user
 	if err != nil {
 		return err
 	}
+	defer s.callers.forgetUsers(userID)
 	return sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		u, err := boundUser(tx, scope, userID)
 		if err != nil {
@@ -183,6 +184,7 @@ func (s *Service) Rebind(ctx context.Context, scope Scope, who audit.Actor, user
 	if err != nil {
 		return err
 	}
+	defer s.callers.forgetUsers(userID)
 	return sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		u, err := boundUser(tx, scope, userID)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/villagepoints/jifen/apperr"
 	"github.com/villagepoints/jifen/models/audit"
 	"github.com/villagepoints/jifen/models/identity"
+	"github.com/villagepoints/jifen/models/kv"
 	"github.com/villagepoints/jifen/models/kv/kvtest"
 	"github.com/villagepoints/jifen/models/people"
 	"github.com/villagepoints/jifen/models/pii"
@@ -80,6 +81,7 @@ func (f *fakeWeChat) WXACode(_ context.Context, scene, page string) ([]byte, err
 // env is one test's service over a fresh database, with two villages.
 type env struct {
 	db      *gorm.DB
+	kv      *kv.Client
 	s       *identity.Service
 	people  *people.Store
 	wx      *fakeWeChat
@@ -105,8 +107,9 @@ func mustEnv(t *testing.T, db *gorm.DB) *env {
 	t.Helper()
 	e := &env{db: db, vault: mustVault(t), wx: &fakeWeChat{phones: map[string]string{}}, clock: &clock{now: time.Now().UTC()}}
 	e.people = people.NewStore(db, e.vault)
+	e.kv = kvtest.MustEmbedded(t)
 	var err error
-	e.s, err = identity.NewService(db, kvtest.MustEmbedded(t), e.people, e.vault, e.wx, identity.Config{Secret: secret, Now: e.clock.Now})
+	e.s, err = identity.NewService(db, e.kv, e.people, e.vault, e.wx, identity.Config{Secret: secret, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,11 @@ type Config struct {
 	BindWindow             time.Duration
 	// LoginIPLimit bounds logins per client IP per minute (default 30).
 	LoginIPLimit int
-	Now          func() time.Time
+	// CallerTTL is how long this process reuses what Authenticate resolved
+	// for a session (default 5s; negative: never), so a change made by
+	// another process is seen within it (see callerCache).
+	CallerTTL time.Duration
+	Now       func() time.Time
 }
 
 func (c *Config) defaults() {
@@ -83,6 +87,9 @@ func (c *Config) defaults() {
 	def(&c.InviteTTL, 72*time.Hour)
 	def(&c.LinkTTL, 10*time.Minute)
 	def(&c.BindWindow, 10*time.Minute)
+	if c.CallerTTL == 0 {
+		c.CallerTTL = 5 * time.Second
+	}
 	if c.BindLimit <= 0 {
 		c.BindLimit = 5
 	}
@@ -111,6 +118,8 @@ type Service struct {
 	wx     WeChat
 	cfg    Config
 	keys   keys
+	// callers caches resolved callers per session (see callerCache).
+	callers *callerCache
 }
 
 // NewService returns a Service. wx may be nil when no mini-program is
@@ -128,7 +137,7 @@ func NewService(db *gorm.DB, kvc *kv.Client, ps *people.Store, vault people.Vaul
 		invite:   pii.DeriveKey(cfg.Secret, "mp-invite-code"),
 		link:     pii.DeriveKey(cfg.Secret, "mp-staff-link"),
 	}
-	return &Service{db: db, kv: kvc, people: ps, vault: vault, wx: wx, cfg: cfg, keys: k}, nil
+	return &Service{db: db, kv: kvc, people: ps, vault: vault, wx: wx, cfg: cfg, keys: k, callers: newCallerCache(cfg.CallerTTL)}, nil
 }
 
 // Error codes of this package.

@@ -181,6 +181,7 @@ func (s *Service) BindWithInvite(ctx context.Context, c Caller, who audit.Actor,
 		return BindResult{}, apperr.New(CodeInviteInvalid, "邀请码无效，请核对后重新输入")
 	}
 	var out BindResult
+	defer s.callers.forgetUsers(c.UserID)
 	err := sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		var inv inviteCode
 		if err := sqldb.ForUpdate(tx).Where("code_hash = ?", s.inviteHash(norm)).First(&inv).Error; err != nil {

@@ -70,6 +70,7 @@ func (s *Service) BindWithPhone(ctx context.Context, c Caller, who audit.Actor, 
 	}
 	idx := s.vault.Index(phone)
 	var out BindResult
+	defer s.callers.forgetUsers(c.UserID)
 	err = sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		now := s.cfg.Now()
 		if err := tx.Model(&User{}).Where("id = ?", c.UserID).Updates(map[string]any{
@@ -197,11 +198,14 @@ func (s *Service) candidate(ctx context.Context, tx *gorm.DB, residentID int64) 
 // candidates in the staff member's scope, or rejects it (residentID 0).
 // Staff who see none of its candidates get 404.
 func (s *Service) DecideBindRequest(ctx context.Context, scope Scope, who audit.Actor, requestID int64, approve bool, residentID int64) error {
+	var bound int64
+	defer func() { s.callers.forgetUsers(bound) }()
 	return sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		var req bindRequest
 		if err := sqldb.ForUpdate(tx).First(&req, requestID).Error; err != nil {
 			return notFound(err, "绑定申请")
 		}
+		bound = req.UserID
 		var cands []bindCandidate
 		if err := tx.Where("request_id = ?", req.ID).Order("resident_id").Find(&cands).Error; err != nil {
 			return err

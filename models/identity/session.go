@@ -192,15 +192,18 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 	return out, err
 }
 
-// Logout ends the caller's session; its access token stops working at once.
+// Logout ends the caller's session; its access token stops working at
+// once in this process and within Config.CallerTTL in every other.
 func (s *Service) Logout(ctx context.Context, c Caller) error {
+	defer s.callers.forgetSessions(c.SessionID)
 	if err := s.db.WithContext(ctx).Model(&session{}).Where("id = ? AND revoked_at IS NULL", c.SessionID).Update("revoked_at", s.cfg.Now()).Error; err != nil {
 		return err
 	}
 	return s.denySessions(ctx, []int64{c.SessionID})
 }
 
-// RevokeAll ends every session of a user.
+// RevokeAll ends every session of a user (at once here, within
+// Config.CallerTTL elsewhere, as Logout).
 func (s *Service) RevokeAll(ctx context.Context, userID int64) error {
 	var ids []int64
 	if err := s.db.WithContext(ctx).Model(&session{}).Where("user_id = ? AND revoked_at IS NULL", userID).Pluck("id", &ids).Error; err != nil {
@@ -209,6 +212,7 @@ func (s *Service) RevokeAll(ctx context.Context, userID int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	defer s.callers.forgetSessions(ids...)
 	if err := s.db.WithContext(ctx).Model(&session{}).Where("id IN ?", ids).Update("revoked_at", s.cfg.Now()).Error; err != nil {
 		return err
 	}
@@ -227,9 +231,18 @@ func (s *Service) denySessions(ctx context.Context, ids []int64) error {
 }
 
 // Authenticate verifies a mini-program access token (never a staff one:
-// another key and audience) and resolves the caller's binding from the
-// database, so an unbind or rebind takes effect on the next request.
+// another key and audience) and resolves the session's state and the
+// caller's binding: from Redis (the deny list) and the database, or from
+// what this process resolved for the same token less than
+// Config.CallerTTL ago (its expiry still checked). A change this service
+// makes is seen on the next request; one made elsewhere within CallerTTL
+// (see callerCache).
 func (s *Service) Authenticate(ctx context.Context, token string) (Caller, error) {
+	now := s.cfg.Now()
+	c, hit, epoch := s.callers.get(token, now)
+	if hit {
+		return c, nil
+	}
 	var claims accessClaims
 	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.keys.access, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(tokenIssuer),
@@ -248,25 +261,44 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Caller, error
 	if revoked > 0 {
 		return Caller{}, errSessionInvalid
 	}
-	u, err := s.user(ctx, s.db, userID)
+	c, err = s.resolve(ctx, userID)
 	if err != nil {
-		if apperr.Is(err, apperr.CodeNotFound) {
-			return Caller{}, errSessionInvalid
-		}
 		return Caller{}, err
 	}
-	c := Caller{UserID: u.ID, SessionID: claims.SessionID}
+	c.SessionID = claims.SessionID
+	s.callers.put(token, c, claims.ExpiresAt.Time, now, epoch)
+	return c, nil
+}
+
+// resolve reads a user and what they are bound to in one query.
+func (s *Service) resolve(ctx context.Context, userID int64) (Caller, error) {
+	var rows []struct {
+		ID          int64
+		StaffID     *int64
+		ResidentID  *int64
+		VillageID   *int64
+		HouseholdID *int64
+	}
+	err := s.db.WithContext(ctx).Raw(`SELECT u.id, u.staff_id, u.resident_id, r.village_id, r.household_id
+		FROM mp_users u LEFT JOIN residents r ON r.id = u.resident_id WHERE u.id = ?`, userID).Scan(&rows).Error
+	if err != nil {
+		return Caller{}, err
+	}
+	if len(rows) == 0 {
+		return Caller{}, errSessionInvalid
+	}
+	u := rows[0]
+	c := Caller{UserID: u.ID}
 	if u.StaffID != nil {
 		c.StaffID = *u.StaffID
 	}
 	if u.ResidentID != nil {
-		r, err := s.people.Resident(ctx, *u.ResidentID)
-		if err != nil {
-			return Caller{}, err
+		if u.VillageID == nil {
+			return Caller{}, apperr.NotFound("村民")
 		}
-		c.ResidentID, c.VillageID = r.ID, r.VillageID
-		if r.HouseholdID != nil {
-			c.HouseholdID = *r.HouseholdID
+		c.ResidentID, c.VillageID = *u.ResidentID, *u.VillageID
+		if u.HouseholdID != nil {
+			c.HouseholdID = *u.HouseholdID
 		}
 	}
 	return c, nil

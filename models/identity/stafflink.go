@@ -67,8 +67,10 @@ func (s *Service) LinkStaff(ctx context.Context, c Caller, who audit.Actor, code
 		return invalid
 	}
 	who.StaffID, who.Name = staffID, who.Name+"（工作人员）"
+	var prev []int64
+	defer func() { s.callers.forgetUsers(append(prev, c.UserID)...) }()
 	return sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		var prev []int64
+		prev = prev[:0]
 		if err := tx.Model(&User{}).Where("staff_id = ? AND id <> ?", staffID, c.UserID).Pluck("id", &prev).Error; err != nil {
 			return err
 		}
@@ -92,6 +94,7 @@ func (s *Service) UnlinkStaff(ctx context.Context, c Caller, who audit.Actor) er
 		return apperr.New(apperr.CodeConflict, "您的微信未关联工作人员账号")
 	}
 	who.StaffID = c.StaffID
+	defer s.callers.forgetUsers(c.UserID)
 	return sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		if err := tx.Model(&User{}).Where("id = ?", c.UserID).Updates(map[string]any{"staff_id": nil, "updated_at": s.cfg.Now()}).Error; err != nil {
 			return err

@@ -63,6 +63,9 @@ type holdRow struct {
 
 func (holdRow) TableName() string { return "ledger_holds" }
 
+const holdInsertSQL = `INSERT INTO ledger_holds (village_id, holder_kind, holder_id, amount, legs, status, source_type, source_id,
+	expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 func (r holdRow) hold() (Hold, error) {
 	legs, err := parseLegs(r.Legs)
 	if err != nil {
@@ -135,6 +138,9 @@ type HoldRequest struct {
 	VillageID int64
 	Holder    Holder
 	Amount    int64
+	// Tracks narrows the tracks that may pay (a reward's 可用积分类别);
+	// empty means every track the village lets be spent. See spend.
+	Tracks []Track
 	// Source is the redemption order.
 	Source Source
 	// ExpiresAt is when an uncaptured hold is released; zero means
@@ -144,23 +150,26 @@ type HoldRequest struct {
 	IdempotencyKey string
 }
 
-// PlaceHold moves Amount from the holder's spendable tracks to their held
-// account (redemption_hold postings) and opens a hold. It is refused with
-// CodePointsShort when the spendable balance does not cover it.
+// PlaceHold moves Amount from the holder's paying tracks to their held
+// account (redemption_hold postings, one per track drawn, split as spend
+// says) and opens a hold whose legs record what each track gave, so that
+// capture and release move exactly that back out. It is refused with
+// CodePointsShort when the paying tracks do not cover it, and with
+// CodeTrackNotAccepted when only tracks that Tracks leaves out would.
 func (s *Store) PlaceHold(ctx context.Context, r HoldRequest) (*Result, error) {
-	if err := firstErr(validateAmount(r.Amount), validateSource(r.Source)); err != nil {
+	if err := firstErr(validateAmount(r.Amount), validateSource(r.Source), validateTracks(r.Tracks)); err != nil {
 		return nil, err
 	}
 	return s.run(ctx, operation{
 		village: r.VillageID, actor: r.Actor, key: r.IdempotencyKey,
-		hash: requestHash("hold", r.Holder, r.Amount, r.Source, r.ExpiresAt.UTC()),
+		hash: requestHash("hold", withTracks([]any{r.Holder, r.Amount, r.Source, r.ExpiresAt.UTC()}, r.Tracks)...),
 		plan: func(tx *gorm.DB, st Settings, now time.Time) (*plan, error) {
 			// Checked here, after the key: a retry after the expiry time
 			// still gets its original result.
 			if !r.ExpiresAt.IsZero() && !r.ExpiresAt.After(now) {
 				return nil, apperr.Invalid("expires_at", "冻结到期时间须晚于现在")
 			}
-			legs, err := spend(tx, r.VillageID, st, r.Holder, r.Amount)
+			legs, applied, err := s.spend(tx, r.VillageID, st, r.Holder, r.Amount, r.Tracks, now)
 			if err != nil {
 				return nil, err
 			}
@@ -173,14 +182,19 @@ func (s *Store) PlaceHold(ctx context.Context, r HoldRequest) (*Result, error) {
 				Amount: r.Amount, Legs: formatLegs(legs), Status: string(HoldOpen),
 				SourceType: r.Source.Type, SourceID: r.Source.ID, ExpiresAt: expires, CreatedAt: now,
 			}
-			if err := tx.Create(&row).Error; err != nil {
+			res, err := s.exec(tx, holdInsertSQL, row.VillageID, row.HolderKind, row.HolderID, row.Amount, row.Legs, row.Status,
+				row.SourceType, row.SourceID, row.ExpiresAt, row.CreatedAt)
+			if err != nil {
 				return nil, fmt.Errorf("ledger: insert hold: %w", err)
+			}
+			if row.ID, err = res.LastInsertId(); err != nil {
+				return nil, fmt.Errorf("ledger: hold id: %w", err)
 			}
 			h, err := row.hold()
 			if err != nil {
 				return nil, err
 			}
-			pl := &plan{hold: &h}
+			pl := &plan{hold: &h, applied: applied}
 			for _, l := range legs {
 				pl.postings = append(pl.postings, Posting{
 					Type: TypeRedemptionHold, Track: l.Track,

@@ -45,6 +45,10 @@ type plan struct {
 	// (rule deductions in villages that allow it).
 	mayGoNegative map[AccountKey]bool
 	hold          *Hold
+	// applied is what the plan already did to holder balances (a spend's
+	// conditional debit, which checks and takes in one statement); the
+	// rest of the postings' deltas is applied after they are inserted.
+	applied Balances
 }
 
 // errDuplicate means a posting hit a unique index (the request's key, or
@@ -106,9 +110,9 @@ func (s *Store) run(ctx context.Context, o operation) (*Result, error) {
 		return s.runIn(ctx, s.outer, o, reqID)
 	}
 	var res *Result
-	err := sqldb.InTx(ctx, s.hot, func(tx *gorm.DB) error {
+	err := sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		var err error
-		res, err = s.attempt(tx, o, reqID)
+		res, _, err = s.attempt(tx, o, reqID)
 		return err
 	})
 	var refusal *apperr.Error
@@ -132,12 +136,16 @@ func (s *Store) run(ctx context.Context, o operation) (*Result, error) {
 
 // runIn is run inside the caller's transaction (see In). A duplicate key
 // is looked up in that same transaction: MySQL and SQLite roll back only
-// the failed statement, so the transaction stays usable.
+// the failed statement, so the transaction stays usable, once what the
+// plan wrote before the postings (a hold row, a spend's debit) is undone.
 func (s *Store) runIn(ctx context.Context, tx *gorm.DB, o operation, reqID int64) (*Result, error) {
 	tx = tx.WithContext(ctx)
-	res, err := s.attempt(tx, o, reqID)
+	res, pl, err := s.attempt(tx, o, reqID)
 	if !errors.Is(err, errDuplicate) {
 		return res, err
+	}
+	if err := s.undoPlan(tx, o.village, pl); err != nil {
+		return nil, err
 	}
 	prev, lerr := s.requestPostings(tx, o.village, reqID)
 	if lerr != nil {
@@ -150,28 +158,50 @@ func (s *Store) runIn(ctx context.Context, tx *gorm.DB, o operation, reqID int64
 }
 
 // attempt plans an operation and writes its postings and balance updates
-// in tx.
-func (s *Store) attempt(tx *gorm.DB, o operation, reqID int64) (*Result, error) {
+// in tx. On errDuplicate it returns the plan, whose own writes the caller
+// undoes unless it rolls back.
+func (s *Store) attempt(tx *gorm.DB, o operation, reqID int64) (*Result, *plan, error) {
 	now := s.clock()
 	st, err := s.settingsFor(tx, o.village)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pl, err := o.plan(tx, st, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(pl.postings) == 0 {
-		return nil, errNothing
+		return nil, nil, errNothing
 	}
-	ps, err := insertPostings(tx, o, reqID, pl.postings, now)
+	ps, err := s.insertPostings(tx, o, reqID, pl.postings, now)
 	if err != nil {
-		return nil, err
+		return nil, pl, err
 	}
-	if err := applyHolderDeltas(tx, o.village, pl, now); err != nil {
-		return nil, err
+	if err := s.applyHolderDeltas(tx, o.village, pl, now); err != nil {
+		return nil, nil, err
 	}
-	return &Result{Postings: ps, Hold: pl.hold}, nil
+	return &Result{Postings: ps, Hold: pl.hold}, nil, nil
+}
+
+// undoPlan takes back what a plan wrote before its postings were refused
+// as a duplicate, inside a transaction that goes on: its debits and its
+// hold row. No other transaction has seen either.
+func (s *Store) undoPlan(tx *gorm.DB, villageID int64, pl *plan) error {
+	if pl == nil {
+		return nil
+	}
+	now := s.clock()
+	for _, k := range sortedKeys(pl.applied) {
+		if err := s.addToAccount(tx, villageID, k, -pl.applied[k], now); err != nil {
+			return err
+		}
+	}
+	if pl.hold != nil {
+		if _, err := s.exec(tx, "DELETE FROM ledger_holds WHERE id = ?", pl.hold.ID); err != nil {
+			return fmt.Errorf("ledger: undo hold: %w", err)
+		}
+	}
+	return nil
 }
 
 // requestPostings loads the postings a request wrote, in leg order.
@@ -206,17 +236,20 @@ func (s *Store) replay(db *gorm.DB, o operation, prev []Posting) (*Result, error
 // plan touches, in key order so concurrent plans lock rows in one order. A
 // debit that the balance does not cover is refused with CodePointsShort,
 // unless the plan allows that account to go negative.
-func applyHolderDeltas(tx *gorm.DB, villageID int64, pl *plan, now time.Time) error {
+func (s *Store) applyHolderDeltas(tx *gorm.DB, villageID int64, pl *plan, now time.Time) error {
 	deltas := holderDeltas(pl.postings)
-	for _, k := range sortedKeys(deltas) {
+	for k, d := range pl.applied {
+		deltas[k] -= d
+	}
+	for _, k := range sortedKeys(deltas.nonZero()) {
 		d := deltas[k]
 		if d > 0 || pl.mayGoNegative[k] {
-			if err := addToAccount(tx, villageID, k, d, now); err != nil {
+			if err := s.addToAccount(tx, villageID, k, d, now); err != nil {
 				return err
 			}
 			continue
 		}
-		ok, err := debitCovered(tx, villageID, k, -d, now)
+		ok, err := s.debitCovered(tx, villageID, k, -d, now)
 		if err != nil {
 			return err
 		}
@@ -238,7 +271,7 @@ const postingInsertSQL = `INSERT INTO ledger_postings (village_id, request_id, l
 
 // insertPostings writes a plan's postings and returns them with ids. The
 // first insert claims the request's key.
-func insertPostings(tx *gorm.DB, o operation, requestID int64, ps []Posting, now time.Time) ([]Posting, error) {
+func (s *Store) insertPostings(tx *gorm.DB, o operation, requestID int64, ps []Posting, now time.Time) ([]Posting, error) {
 	out := make([]Posting, len(ps))
 	for i, p := range ps {
 		p.VillageID = o.village
@@ -252,7 +285,7 @@ func insertPostings(tx *gorm.DB, o operation, requestID int64, ps []Posting, now
 		}
 		p.Holder = h
 		r := rowOf(p)
-		res, err := exec(tx, postingInsertSQL, r.VillageID, r.RequestID, r.Leg, r.RequestHash, r.Type, r.Track,
+		res, err := s.exec(tx, postingInsertSQL, r.VillageID, r.RequestID, r.Leg, r.RequestHash, r.Type, r.Track,
 			r.FromKind, r.FromOwner, r.ToKind, r.ToOwner, r.HolderKind, r.HolderID, r.Amount, r.SourceType, r.SourceID,
 			r.Actor, r.Reason, r.ReversesID, r.HoldID, r.CreatedAt)
 		if sqldb.IsDuplicateKey(err) {

@@ -43,6 +43,16 @@ type Consumer interface {
 	Deliver(ctx context.Context, villageID int64, events []Event) error
 }
 
+// TxConsumer is a Consumer whose effects are rows in the ledger's own
+// database (queued notifications, say). The Relay hands it the transaction
+// that moves its cursor, so its writes commit exactly when the cursor
+// moves: each event takes effect once, and the consumer needs no
+// connection of its own (SQLite has one).
+type TxConsumer interface {
+	Consumer
+	DeliverTx(ctx context.Context, tx *gorm.DB, villageID int64, events []Event) error
+}
+
 // ErrStale is returned by a Consumer whose state is behind the events it is
 // given (its store was lost, as when Redis is flushed). A Relay answers it
 // by rebuilding the consumer's state for that village if the consumer is a
@@ -165,7 +175,12 @@ func (r *Relay) DeliverBatch(ctx context.Context) (int, error) {
 			for i, row := range rows {
 				events[i] = Event{Consumer: name, Posting: row.posting()}
 			}
-			err := r.consumer.Deliver(ctx, l.VillageID, events)
+			var err error
+			if tc, ok := r.consumer.(TxConsumer); ok {
+				err = tc.DeliverTx(ctx, tx, l.VillageID, events)
+			} else {
+				err = r.consumer.Deliver(ctx, l.VillageID, events)
+			}
 			if errors.Is(err, ErrStale) {
 				stale = append(stale, l.VillageID)
 				continue

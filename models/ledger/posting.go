@@ -2,13 +2,11 @@ package ledger
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/villagepoints/jifen/apperr"
-	"github.com/villagepoints/jifen/models/sqldb"
 )
 
 // AwardRequest credits points earned under a rule item, a duty assessment
@@ -141,30 +139,34 @@ func (s *Store) Adjust(ctx context.Context, r AdjustRequest) (*Result, error) {
 // RedeemRequest spends points directly, without a hold (a clerk redeeming
 // at the counter 积分超市核销).
 type RedeemRequest struct {
-	VillageID      int64
-	Holder         Holder
-	Amount         int64
+	VillageID int64
+	Holder    Holder
+	Amount    int64
+	// Tracks narrows the tracks that may pay (a reward's 可用积分类别);
+	// empty means every track the village lets be spent. See spend.
+	Tracks         []Track
 	Source         Source
 	Actor          Actor
 	Reason         string
 	IdempotencyKey string
 }
 
-// Redeem debits the holder's spendable tracks (in the village's order) into
-// the redeemed account, one redemption_capture posting per track drawn.
+// Redeem debits the holder's paying tracks (in the village's order, see
+// spend) into the redeemed account, one redemption_capture posting per
+// track drawn.
 func (s *Store) Redeem(ctx context.Context, r RedeemRequest) (*Result, error) {
-	if err := firstErr(validateAmount(r.Amount), validateSource(r.Source), validateReason(r.Reason, false)); err != nil {
+	if err := firstErr(validateAmount(r.Amount), validateSource(r.Source), validateReason(r.Reason, false), validateTracks(r.Tracks)); err != nil {
 		return nil, err
 	}
 	return s.run(ctx, operation{
 		village: r.VillageID, actor: r.Actor, key: r.IdempotencyKey,
-		hash: requestHash("redeem", r.Holder, r.Amount, r.Source, r.Reason),
+		hash: requestHash("redeem", withTracks([]any{r.Holder, r.Amount, r.Source, r.Reason}, r.Tracks)...),
 		plan: func(tx *gorm.DB, st Settings, now time.Time) (*plan, error) {
-			legs, err := spend(tx, r.VillageID, st, r.Holder, r.Amount)
+			legs, applied, err := s.spend(tx, r.VillageID, st, r.Holder, r.Amount, r.Tracks, now)
 			if err != nil {
 				return nil, err
 			}
-			pl := &plan{}
+			pl := &plan{applied: applied}
 			for _, l := range legs {
 				pl.postings = append(pl.postings, Posting{
 					Type: TypeRedemptionCapture, Track: l.Track,
@@ -175,28 +177,6 @@ func (s *Store) Redeem(ctx context.Context, r RedeemRequest) (*Result, error) {
 			return pl, nil
 		},
 	})
-}
-
-// spend locks the holder's spendable accounts and splits amount over them.
-func spend(tx *gorm.DB, villageID int64, st Settings, h Holder, amount int64) ([]TrackAmount, error) {
-	if err := st.checkHolder(h); err != nil {
-		return nil, err
-	}
-	if len(st.Spendable) == 0 {
-		return nil, apperr.New(apperr.CodePointsShort, "本村暂未开放积分兑换")
-	}
-	var rows []accountRow
-	q := tx.Table("ledger_accounts").
-		Where("village_id = ? AND kind = ? AND owner_id = ? AND track IN ?", villageID, h.main(), h.ID, st.Spendable).
-		Order("track")
-	if err := sqldb.ForUpdate(q).Scan(&rows).Error; err != nil {
-		return nil, fmt.Errorf("ledger: lock spendable accounts: %w", err)
-	}
-	balances := map[Track]int64{}
-	for _, r := range rows {
-		balances[Track(r.Track)] = r.Balance
-	}
-	return splitSpend(balances, st.Spendable, amount)
 }
 
 func firstErr(errs ...error) error {

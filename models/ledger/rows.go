@@ -150,12 +150,13 @@ func (r accountRow) key() AccountKey {
 	return AccountKey{Kind: AccountKind(r.Kind), Owner: r.OwnerID, Track: Track(r.Track)}
 }
 
-// exec runs one fixed statement on the transaction's connection, skipping
-// gorm's statement building: the posting path runs a handful of these per
-// request, and on a small machine the client's CPU counts as much as the
-// server's. The SQL must be plain (no slice arguments to expand).
-func exec(tx *gorm.DB, q string, args ...any) (sql.Result, error) {
-	return tx.Statement.ConnPool.ExecContext(tx.Statement.Context, q, args...)
+// exec runs one fixed statement on the transaction's connection, prepared
+// once per connection and skipping gorm's statement building: the posting
+// path runs a handful of these per request, and on a small machine the
+// client's CPU and the round trips count as much as the server's work.
+// The SQL must be plain (no slice arguments to expand).
+func (s *Store) exec(tx *gorm.DB, q string, args ...any) (sql.Result, error) {
+	return s.stmts.Exec(tx, q, args...)
 }
 
 const (
@@ -170,16 +171,16 @@ const (
 // addToAccount adds delta (non-zero) to an account's cached balance,
 // creating the row on first use. It takes no balance check; callers that
 // must not go below zero use debitCovered.
-func addToAccount(tx *gorm.DB, villageID int64, k AccountKey, delta int64, now time.Time) error {
+func (s *Store) addToAccount(tx *gorm.DB, villageID int64, k AccountKey, delta int64, now time.Time) error {
 	for range 2 {
-		res, err := exec(tx, accountAddSQL, delta, now, villageID, k.Kind, k.Owner, k.Track)
+		res, err := s.exec(tx, accountAddSQL, delta, now, villageID, k.Kind, k.Owner, k.Track)
 		if err != nil {
 			return fmt.Errorf("ledger: update balance of %s: %w", k, err)
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
 			return nil
 		}
-		_, err = exec(tx, accountInsertSQL, villageID, k.Kind, k.Owner, k.Track, delta, now)
+		_, err = s.exec(tx, accountInsertSQL, villageID, k.Kind, k.Owner, k.Track, delta, now)
 		if err == nil {
 			return nil
 		}
@@ -193,8 +194,8 @@ func addToAccount(tx *gorm.DB, villageID int64, k AccountKey, delta int64, now t
 
 // debitCovered takes amount from an account only if its balance covers it,
 // in one statement that also locks the row. It reports whether it did.
-func debitCovered(tx *gorm.DB, villageID int64, k AccountKey, amount int64, now time.Time) (bool, error) {
-	res, err := exec(tx, accountDebitSQL, amount, now, villageID, k.Kind, k.Owner, k.Track, amount)
+func (s *Store) debitCovered(tx *gorm.DB, villageID int64, k AccountKey, amount int64, now time.Time) (bool, error) {
+	res, err := s.exec(tx, accountDebitSQL, amount, now, villageID, k.Kind, k.Owner, k.Track, amount)
 	if err != nil {
 		return false, fmt.Errorf("ledger: debit %s: %w", k, err)
 	}

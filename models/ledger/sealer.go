@@ -115,7 +115,7 @@ func (z *Sealer) sealBatch(ctx context.Context, villageID int64) (int, error) {
 			return err
 		}
 		for _, k := range sortedKeys(system.nonZero()) {
-			if err := addToAccount(tx, villageID, k, system[k], now); err != nil {
+			if err := s.addToAccount(tx, villageID, k, system[k], now); err != nil {
 				return err
 			}
 		}

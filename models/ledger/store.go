@@ -30,12 +30,11 @@ type Options struct {
 // updates and idempotency records, and answers queries.
 type Store struct {
 	db *gorm.DB
-	// hot is db with a per-connection prepared statement cache, for the
-	// fixed statements of the posting path: one round trip each instead
-	// of prepare, execute, close.
-	hot *gorm.DB
-	now func() time.Time
-	loc *time.Location
+	// stmts runs the fixed statements of the posting path prepared once
+	// per connection: one round trip each, in transactions too.
+	stmts *sqldb.Statements
+	now   func() time.Time
+	loc   *time.Location
 
 	settingsTTL time.Duration
 	cache       *settingsCache
@@ -58,7 +57,7 @@ type cachedSettings struct {
 // New returns a Store over a migrated database.
 func New(db *gorm.DB, opts Options) *Store {
 	s := &Store{
-		db: db, hot: db.Session(&gorm.Session{PrepareStmt: true}),
+		db: db, stmts: sqldb.NewStatements(db),
 		now: opts.Now, loc: opts.Location,
 		settingsTTL: opts.SettingsTTL, cache: &settingsCache{m: map[int64]cachedSettings{}},
 	}

@@ -10,8 +10,8 @@ import (
 // layout says how a kind of message reads: the Data keys it needs, its
 // inbox title and body, and the keywords of its WeChat subscribe template.
 // The keywords follow the public templates the deployment picks (积分变动提醒,
-// 申诉结果通知, 兑换成功通知, 兑换过期提醒); a template with other keywords
-// needs its entry here changed.
+// 申诉结果通知, 兑换成功通知, 兑换过期提醒, 履职提醒, 活动取消通知, 候补成功通知);
+// a template with other keywords needs its entry here changed.
 type layout struct {
 	required []string
 	title    string
@@ -90,7 +90,34 @@ var layouts = map[Kind]layout{
 		},
 		fields: []field{{"thing1", "period"}, {"thing2", "deadline"}, {"time3", "@time"}},
 	},
+	ActivityCancelled: {
+		required: []string{"title", "time", "reason"},
+		title:    "活动已取消",
+		body: func(d map[string]string) string {
+			return fmt.Sprintf("您报名的志愿活动「%s」（%s）已取消。原因：%s。", d["title"], d["time"], strings.TrimRight(d["reason"], "。."))
+		},
+		fields: []field{{"thing1", "title"}, {"time2", "time"}, {"thing3", "reason"}},
+	},
+	WaitlistPromoted: {
+		required: []string{"title", "time"},
+		title:    "候补成功",
+		body: func(d map[string]string) string {
+			s := fmt.Sprintf("您候补的志愿活动「%s」（%s）有了空位，您已报名成功", d["title"], d["time"])
+			if d["place"] != "" {
+				s += "，地点：" + d["place"]
+			}
+			return s + "。如不能参加，请在活动开始前取消报名。"
+		},
+		fields: []field{{"thing1", "title"}, {"time2", "time"}, {"thing3", "place"}},
+	},
 }
+
+// MaxValue is the most characters a Data value may hold.
+const MaxValue = 100
+
+// Fit cuts free text (a reason, a title) to MaxValue characters, so a
+// producer passing text it does not control cannot fail its Enqueue.
+func Fit(s string) string { return cut(strings.TrimSpace(s), MaxValue) }
 
 func balance(d map[string]string) string {
 	if d["balance"] == "" {
@@ -108,8 +135,8 @@ func (l layout) check(d map[string]string) error {
 		}
 	}
 	for k, v := range d {
-		if utf8.RuneCountInString(v) > 100 {
-			return fmt.Errorf("data %q is longer than 100 characters", k)
+		if utf8.RuneCountInString(v) > MaxValue {
+			return fmt.Errorf("data %q is longer than %d characters", k, MaxValue)
 		}
 	}
 	return nil

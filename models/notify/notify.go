@@ -1,5 +1,6 @@
 // Package notify tells residents what happened to them: points awarded or
-// deducted, an appeal decided, a redemption ready or expired. Every
+// deducted, an appeal decided, a redemption ready or expired, a duty report
+// due, a volunteer activity cancelled or a waitlisted place won. Every
 // message lands in the resident's in-app inbox, written in the producer's
 // own transaction (Enqueue), and is queued for WeChat as a subscribe
 // message 订阅消息 that a Dispatcher sends later, retrying with backoff.
@@ -33,10 +34,16 @@ const (
 	// DutyReportDue reminds a party member with no duty report 履职纪实 in
 	// the period that it closes soon.
 	DutyReportDue Kind = "duty_report_due"
+	// ActivityCancelled tells a resident enrolled or waitlisted for a
+	// volunteer activity 志愿活动 that staff called it off, and why.
+	ActivityCancelled Kind = "activity_cancelled"
+	// WaitlistPromoted tells a waitlisted 候补 resident that a place freed
+	// up and they are now enrolled.
+	WaitlistPromoted Kind = "waitlist_promoted"
 )
 
 // Kinds lists every kind.
-var Kinds = []Kind{PointsAwarded, PointsDeducted, AppealDecided, RedemptionReady, RedemptionExpired, DutyReportDue}
+var Kinds = []Kind{PointsAwarded, PointsDeducted, AppealDecided, RedemptionReady, RedemptionExpired, DutyReportDue, ActivityCancelled, WaitlistPromoted}
 
 // Message is one notification for a resident. Data holds the kind's
 // values ("points", "reason", …, see layout.go) as text.

@@ -3,7 +3,9 @@ package ranking
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,15 +140,48 @@ func (s *Service) drain(bt *batcher) {
 	bt.mu.Unlock()
 }
 
-// runBatch reads a batch in script calls of at most maxBatch members. It
-// does not use a request's context: one caller giving up must not fail the
-// others.
+// runBatch reads a batch in script calls of at most maxBatch members
+// (Redis runs one script at a time: a bounded script keeps others'
+// commands waiting briefly), all sent in one pipeline: one round trip
+// however large the batch. It does not use a request's context: one caller
+// giving up must not fail the others.
 func (s *Service) runBatch(b *standingBatch) {
 	defer close(b.done)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	var chunks [][]*standingReq
 	for start := 0; start < len(b.reqs); start += maxBatch {
-		reqs := b.reqs[start:min(start+maxBatch, len(b.reqs))]
+		chunks = append(chunks, b.reqs[start:min(start+maxBatch, len(b.reqs))])
+	}
+	cmds := s.sendStandings(ctx, chunks)
+	if slices.ContainsFunc(cmds, func(c *redis.Cmd) bool { return isNoScript(c.Err()) }) {
+		// A fresh or flushed Redis does not know the script yet.
+		if err := standingsScript.Load(ctx, s.kv).Err(); err != nil {
+			b.err = fmt.Errorf("ranking: load standings script: %w", err)
+			return
+		}
+		cmds = s.sendStandings(ctx, chunks)
+	}
+	for i, reqs := range chunks {
+		res, err := cmds[i].Slice()
+		if err == nil && len(res) != len(reqs) {
+			err = fmt.Errorf("ranking: %d standings for %d requests", len(res), len(reqs))
+		}
+		if err != nil {
+			b.err = fmt.Errorf("ranking: read standings: %w", err)
+			return
+		}
+		for j, r := range reqs {
+			r.res, _ = res[j].([]any)
+		}
+	}
+}
+
+// sendStandings sends one script call per chunk in one pipeline.
+func (s *Service) sendStandings(ctx context.Context, chunks [][]*standingReq) []*redis.Cmd {
+	pipe := s.kv.Pipeline()
+	cmds := make([]*redis.Cmd, len(chunks))
+	for c, reqs := range chunks {
 		var keys []string
 		index := map[string]int{}
 		args := make([]any, 0, 3*len(reqs))
@@ -159,16 +194,13 @@ func (s *Service) runBatch(b *standingBatch) {
 			}
 			args = append(args, strconv.Itoa(i), r.member, r.around)
 		}
-		res, err := standingsScript.Run(ctx, s.kv, keys, args...).Slice()
-		if err == nil && len(res) != len(reqs) {
-			err = fmt.Errorf("ranking: %d standings for %d requests", len(res), len(reqs))
-		}
-		if err != nil {
-			b.err = fmt.Errorf("ranking: read standings: %w", err)
-			return
-		}
-		for i, r := range reqs {
-			r.res, _ = res[i].([]any)
-		}
+		cmds[c] = standingsScript.EvalSha(ctx, pipe, keys, args...)
 	}
+	_, _ = pipe.Exec(ctx) // each command carries its own error
+	return cmds
+}
+
+// isNoScript reports whether Redis refused EVALSHA for an unknown script.
+func isNoScript(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
 }

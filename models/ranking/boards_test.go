@@ -81,7 +81,7 @@ func TestRebuildEqualsLiveBoards(t *testing.T) {
 			t.Fatalf("only %d boards after the workload", len(live))
 		}
 		for _, region := range []int64{e.county.ID, e.townA.ID, e.villages[0].ID, e.villages[2].ID} {
-			rep, err := e.svc.RebuildRegion(ctx, region)
+			rep, err := e.svc.RebuildRegion(ctx, admin, region)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +93,7 @@ func TestRebuildEqualsLiveBoards(t *testing.T) {
 		// Deliveries after a rebuild go on from where it left off.
 		randomWorkload(t, e, 60, 2)
 		live = dumpBoards(t, e)
-		if _, err := e.svc.RebuildRegion(ctx, e.county.ID); err != nil {
+		if _, err := e.svc.RebuildRegion(ctx, admin, e.county.ID); err != nil {
 			t.Fatal(err)
 		}
 		diffBoards(t, "rebuild after more postings", live, dumpBoards(t, e))
@@ -124,7 +124,7 @@ func TestRedisLossIsRebuilt(t *testing.T) {
 		got := dumpBoards(t, e)
 		// The extra postings changed the tie-break ticks of three members;
 		// a rebuild from scratch must agree with the repaired boards.
-		if _, err := e.svc.RebuildRegion(ctx, e.county.ID); err != nil {
+		if _, err := e.svc.RebuildRegion(ctx, admin, e.county.ID); err != nil {
 			t.Fatal(err)
 		}
 		diffBoards(t, "after loss", got, dumpBoards(t, e))
@@ -168,7 +168,7 @@ func TestReadsContinueDuringRebuild(t *testing.T) {
 			})
 		}
 		for range 2 {
-			if _, err := e.svc.RebuildRegion(ctx, e.county.ID); err != nil {
+			if _, err := e.svc.RebuildRegion(ctx, admin, e.county.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -209,7 +209,7 @@ func TestPeopleChangeRebuildsVillage(t *testing.T) {
 			t.Fatalf("new party member: %+v %v", page.Me, err)
 		}
 		live := dumpBoards(t, e)
-		if _, err := e.svc.RebuildRegion(ctx, e.county.ID); err != nil {
+		if _, err := e.svc.RebuildRegion(ctx, admin, e.county.ID); err != nil {
 			t.Fatal(err)
 		}
 		diffBoards(t, "after people change", live, dumpBoards(t, e))

@@ -82,6 +82,30 @@
 // or household (household boards) out of one period's boards, honoured by
 // deliveries through the village's veto set and by rebuilds.
 //
+// # Reads
+//
+// Read answers one page of a board and the caller's standing from one
+// consistent view. A page (top N) is kept in memory for PageTTL (1 s) with
+// its JSON already encoded, since every villager of a village asks for the
+// same one; the caller's own rank, points, gap and neighbours are always
+// read from Redis, batched: the standings asked for while one batch is on
+// its way go together in the next, one pipeline of bounded scripts per
+// county. Names come from the directory's cache (masked for villagers),
+// and BoardPage encodes itself without reflection. So a new posting
+// reaches the caller's own standing within the Sealer's interval plus
+// RANKING_INTERVAL, and the shared page within PageTTL more.
+//
+// # Audit
+//
+// Every staff write is audited (models/audit) in the transaction that
+// makes it: ranking.settings.update, ranking.freeze, ranking.publish,
+// ranking.correct (the new version an objection's correction freezes) with
+// ranking.objection.resolve, ranking.finalize and ranking.titles.award.
+// A rebuild (ranking.rebuild) changes Redis, not SQL: it is audited once
+// the new boards are swapped in. Vetoes (ranking.veto.record, .lift) come
+// from the awards' sync worker and are audited as the system's, naming
+// the staff member whose award decided them.
+//
 // # Monthly ranking
 //
 // Freeze computes a finished month from the ledger (the same aggregation a

@@ -25,6 +25,51 @@ import (
 
 var ctx = context.Background()
 
+// admin is the village admin acting in tests, as the console names them.
+var admin = audit.Actor{StaffID: 7, Name: "村管理员", RequestID: "req-admin", IP: "10.0.0.7"}
+
+// auditRow is an audit entry as tests read it.
+type auditRow struct {
+	ActorID    int64
+	ActorName  string
+	VillageID  *int64
+	Action     string
+	TargetType string
+	TargetID   int64
+	BeforeJSON *string
+	AfterJSON  *string
+}
+
+// mustAudit returns the audit entries of ranking actions, oldest first.
+func mustAudit(t testing.TB, e *env) []auditRow {
+	t.Helper()
+	var rows []auditRow
+	if err := e.db.Table("audit_log").Where("action LIKE ?", "ranking.%").Order("id").Find(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// wantAudit checks one entry: action, actor, village, target and that
+// before and after contain the given fragments.
+func wantAudit(t testing.TB, got auditRow, action string, who audit.Actor, village int64, target int64, before, after []string) {
+	t.Helper()
+	if got.Action != action || got.ActorID != who.StaffID || got.ActorName != who.Name || got.TargetID != target ||
+		(village == 0) != (got.VillageID == nil) || (got.VillageID != nil && *got.VillageID != village) {
+		t.Fatalf("audit entry %+v, want %s by %+v in village %d on %d", got, action, who, village, target)
+	}
+	for _, c := range []struct {
+		field *string
+		want  []string
+	}{{got.BeforeJSON, before}, {got.AfterJSON, after}} {
+		for _, w := range c.want {
+			if c.field == nil || !strings.Contains(*c.field, w) {
+				t.Fatalf("%s: %v lacks %q", action, c.field, w)
+			}
+		}
+	}
+}
+
 // clock is the ledger's clock in tests: postings are dated by it. The
 // rankings themselves use real time, because real Redis expires board keys
 // by real time.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/villagepoints/jifen/apperr"
 	"github.com/villagepoints/jifen/models/printout"
 	"github.com/villagepoints/jifen/rules"
 )
@@ -56,12 +57,50 @@ func rankRows(es []PubEntry, n int) [][3]string {
 	return out
 }
 
+// NoticePerPage is how many names one page of a notice lists: two
+// columns of 25, as many as fit above the footer at the printout's row
+// height.
+const NoticePerPage = 2 * noticeColumn
+
+const noticeColumn = 25
+
+// NoticePages is how many pages the whole of a version takes (at least 1).
+func NoticePages(p Publication) int {
+	return max(1, (len(p.Entries)+NoticePerPage-1)/NoticePerPage)
+}
+
 // RenderNotice draws a version as the A4 notice a committee pins on the
-// board: village, period, rank, masked name and points (top up to 60, in
-// two columns past 30), the notice window, the committee and the date. p
-// must be a villager view (names masked). fontPath names an optional fuller
-// font.
+// board: village, period, rank, masked name and points (top up to
+// NoticePerPage, in two columns past 25), the notice window, the committee
+// and the date. p must be a villager view (names masked). fontPath names
+// an optional fuller font. RenderNoticePage prints the whole ranking
+// instead, page by page.
 func RenderNotice(p Publication, top int, fontPath string, now time.Time) ([]byte, error) {
+	top = min(max(top, 1), NoticePerPage, len(p.Entries))
+	note := ""
+	if len(p.Entries) > top {
+		note = fmt.Sprintf("（共 %d 名，此处列出前 %d 名）", len(p.Entries), top)
+	}
+	return renderNotice(p, p.Entries[:top], note, fontPath, now)
+}
+
+// RenderNoticePage draws page (from 1) of the whole ranking, NoticePerPage
+// names a page, each page a full notice (title, notice window, committee)
+// marked 第N页 共M页, so a village of any size can be printed and pinned
+// up together. A page past the last is refused.
+func RenderNoticePage(p Publication, page int, fontPath string, now time.Time) ([]byte, error) {
+	pages := NoticePages(p)
+	if page < 1 || page > pages {
+		return nil, apperr.Invalid("page", fmt.Sprintf("该排名共 %d 页", pages))
+	}
+	from := (page - 1) * NoticePerPage
+	rows := p.Entries[from:min(from+NoticePerPage, len(p.Entries))]
+	return renderNotice(p, rows, fmt.Sprintf("第%d页 共%d页", page, pages), fontPath, now)
+}
+
+// renderNotice draws a notice listing entries (at most NoticePerPage),
+// with note under the table.
+func renderNotice(p Publication, entries []PubEntry, note, fontPath string, now time.Time) ([]byte, error) {
 	c, err := printout.NewPage(fontPath)
 	if err != nil {
 		return nil, err
@@ -73,23 +112,25 @@ func RenderNotice(p Publication, top int, fontPath string, now time.Time) ([]byt
 		basis = "（户均）"
 	}
 	c.Text(pageW/2, 260, fmt.Sprintf("%s · %s%s%s", p.PeriodLabel, p.Subject.Label(), TrackLabel(p.Track), basis), 32, printout.Black, 'c')
-	top = min(max(top, 1), 60, len(p.Entries))
-	rows := rankRows(p.Entries, top)
+	rows := rankRows(entries, NoticePerPage)
 	head := [3]string{"名次", "姓名", "积分"}
 	if p.Basis == BasisPerMember {
 		head[2] = "户均积分"
 	}
-	y := 320
-	if len(rows) <= 30 {
-		c.Table(170, pageW-170, y, head, rows, printout.Red)
+	y, right := 320, pageW-170
+	if len(rows) <= noticeColumn {
+		c.Table(170, right, y, head, rows, printout.Red)
 	} else {
-		c.Table(110, pageW/2-15, y, head, rows[:30], printout.Red)
-		c.Table(pageW/2+15, pageW-110, y, head, rows[30:], printout.Red)
+		right = pageW - 110
+		c.Table(110, pageW/2-15, y, head, rows[:noticeColumn], printout.Red)
+		c.Table(pageW/2+15, right, y, head, rows[noticeColumn:], printout.Red)
 	}
 	if len(p.Entries) == 0 {
 		c.Text(pageW/2, y+120, "本月暂无积分记录", 30, printout.Grey, 'c')
-	} else if len(p.Entries) > top {
-		c.Text(pageW/2, pageH-380, fmt.Sprintf("（共 %d 名，此处列出前 %d 名）", len(p.Entries), top), 22, printout.Grey, 'c')
+	}
+	if note != "" {
+		// Above the table's right edge: below it the footer needs the room.
+		c.Text(right, y-12, note, 22, printout.Grey, 'r')
 	}
 	footer(c, p, now)
 	return c.PNG()

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/villagepoints/jifen/apperr"
+	"github.com/villagepoints/jifen/models/audit"
 	"github.com/villagepoints/jifen/models/ledger"
 	"github.com/villagepoints/jifen/models/sqldb"
 	"github.com/villagepoints/jifen/rules"
@@ -315,8 +316,11 @@ func (s *Service) villageName(ctx context.Context, db *gorm.DB, village int64) s
 // Freeze computes a month's ranking from the ledger and stores it as a new
 // version (frozen, not yet public). A frozen version not yet published is
 // superseded by freezing again; once published, only an objection's
-// correction makes a new version.
-func (s *Service) Freeze(ctx context.Context, r FreezeRequest) (Publication, error) {
+// correction makes a new version. The freeze is audited as who's.
+func (s *Service) Freeze(ctx context.Context, who audit.Actor, r FreezeRequest) (Publication, error) {
+	if r.By == "" {
+		r.By = byOf(who)
+	}
 	start, err := periodStart(rules.Month, r.PeriodKey)
 	if err != nil {
 		return Publication{}, apperr.Invalid("period_key", "月份应为 2026-03 这样的格式")
@@ -352,12 +356,14 @@ func (s *Service) Freeze(ctx context.Context, r FreezeRequest) (Publication, err
 	default:
 		return Publication{}, apperr.Invalid("subject", "排名对象只能是 resident、household 或 party")
 	}
-	return s.freeze(ctx, r, basis, st, nil)
+	return s.freeze(ctx, who, r, basis, st, nil, nil)
 }
 
-// freeze stores a new version computed now. prev, when set, is the
-// published version a correction replaces.
-func (s *Service) freeze(ctx context.Context, r FreezeRequest, basis Basis, st Settings, correcting *publicationRow) (Publication, error) {
+// freeze stores a new version computed now and audits it. correcting,
+// when set, is the published version a correction replaces; then also,
+// inside the same transaction, resolve records what resolved it.
+func (s *Service) freeze(ctx context.Context, who audit.Actor, r FreezeRequest, basis Basis, st Settings, correcting *publicationRow,
+	resolve func(tx *gorm.DB, version publicationRow) error) (Publication, error) {
 	snap, err := s.compute(ctx, r.VillageID, r.PeriodKey, r.Subject, r.Track, st.RedBlack)
 	if err != nil {
 		return Publication{}, err
@@ -421,12 +427,39 @@ func (s *Service) freeze(ctx context.Context, r FreezeRequest, basis Basis, st S
 				return err
 			}
 		}
+		action := "ranking.freeze"
+		if correcting != nil {
+			action = "ranking.correct"
+		}
+		after := map[string]any{"period_key": row.PeriodKey, "subject": row.Subject, "track": row.Track, "version": row.Version,
+			"status": row.Status, "digest": row.Digest, "entry_count": row.EntryCount, "black_count": row.BlackCount, "as_of_chain_seq": row.AsOfSeq}
+		var before any
+		if row.SupersedesID != nil {
+			after["supersedes_id"] = *row.SupersedesID
+			before = map[string]any{"id": *row.SupersedesID, "version": row.Version - 1}
+		}
+		if err := audit.Record(ctx, tx, who, audit.Change{VillageID: row.VillageID, Action: action, TargetType: "ranking", TargetID: row.ID,
+			Before: before, After: after}); err != nil {
+			return err
+		}
+		if resolve != nil {
+			return resolve(tx, row)
+		}
 		return nil
 	})
 	if err != nil {
 		return Publication{}, err
 	}
 	return s.Publication(ctx, row.ID, Staff)
+}
+
+// byOf is how a staff actor is named in the rows this package stores
+// (created_by, resolved_by): "staff:7", or the actor's name without one.
+func byOf(who audit.Actor) string {
+	if who.StaffID != 0 {
+		return fmt.Sprintf("staff:%d", who.StaffID)
+	}
+	return who.Name
 }
 
 func (r publicationRow) publication() Publication {
@@ -515,8 +548,8 @@ func (s *Service) Publications(ctx context.Context, village int64, v Viewer, off
 }
 
 // Publish opens a frozen version's notice window of days (0: the
-// village's default).
-func (s *Service) Publish(ctx context.Context, id int64, days int) (Publication, error) {
+// village's default), audited as who's.
+func (s *Service) Publish(ctx context.Context, who audit.Actor, id int64, days int) (Publication, error) {
 	if days < 0 || days > 30 {
 		return Publication{}, apperr.Invalid("notice_days", "公示期须在 1 到 30 天之间")
 	}
@@ -533,8 +566,14 @@ func (s *Service) Publish(ctx context.Context, id int64, days int) (Publication,
 		}
 		now := s.now().UTC()
 		ends := now.AddDate(0, 0, days)
-		return tx.Model(&publicationRow{}).Where("id = ?", id).
-			Updates(map[string]any{"status": StatusPublished, "published_at": now, "notice_ends_at": ends, "notice_days": days}).Error
+		if err := tx.Model(&publicationRow{}).Where("id = ?", id).
+			Updates(map[string]any{"status": StatusPublished, "published_at": now, "notice_ends_at": ends, "notice_days": days}).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, who, audit.Change{VillageID: row.VillageID, Action: "ranking.publish", TargetType: "ranking", TargetID: id,
+			Before: map[string]any{"status": row.Status},
+			After: map[string]any{"status": StatusPublished, "period_key": row.PeriodKey, "version": row.Version, "digest": row.Digest,
+				"notice_days": days, "notice_ends_at": ends}})
 	})
 	if err != nil {
 		return Publication{}, err
@@ -691,8 +730,12 @@ type Resolution struct {
 }
 
 // Resolve answers an objection and returns it with, on a correction, the
-// new version.
-func (s *Service) Resolve(ctx context.Context, objectionID int64, r Resolution) (Objection, *Publication, error) {
+// new version. The answer (and the new version) is audited as who's, in
+// the transaction that records it.
+func (s *Service) Resolve(ctx context.Context, who audit.Actor, objectionID int64, r Resolution) (Objection, *Publication, error) {
+	if r.By == "" {
+		r.By = byOf(who)
+	}
 	r.Reply = strings.TrimSpace(r.Reply)
 	if r.Reply == "" || utf8.RuneCountInString(r.Reply) > 500 {
 		return Objection{}, nil, apperr.Invalid("reply", "请填写答复（不超过 500 字）")
@@ -707,6 +750,26 @@ func (s *Service) Resolve(ctx context.Context, objectionID int64, r Resolution) 
 	}
 	if ObjectionStatus(obj[0].Status) != ObjectionOpen {
 		return Objection{}, nil, apperr.New(apperr.CodeConflict, "该异议已处理")
+	}
+	now := s.now().UTC()
+	// answer records the answer inside tx: the objection's row (unless
+	// another answer came first) and its audit entry.
+	answer := func(tx *gorm.DB, correction *publicationRow) error {
+		upd := map[string]any{"reply": r.Reply, "resolved_by": r.By, "resolved_at": now, "status": ObjectionRejected}
+		after := map[string]any{"status": ObjectionRejected, "reply": r.Reply}
+		if correction != nil {
+			upd["status"], upd["correction_id"] = ObjectionCorrected, correction.ID
+			after["status"], after["correction_id"], after["correction_version"] = ObjectionCorrected, correction.ID, correction.Version
+		}
+		res := tx.Model(&objectionRow{}).Where("id = ? AND status = ?", objectionID, ObjectionOpen).Updates(upd)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return apperr.New(apperr.CodeConflict, "该异议已处理")
+		}
+		return audit.Record(ctx, tx, who, audit.Change{VillageID: obj[0].VillageID, Action: "ranking.objection.resolve", TargetType: "ranking_objection",
+			TargetID: objectionID, Before: map[string]any{"status": ObjectionOpen, "publication_id": obj[0].PublicationID}, After: after})
 	}
 	var correction *Publication
 	if r.Corrected {
@@ -725,24 +788,15 @@ func (s *Service) Resolve(ctx context.Context, objectionID int64, r Resolution) 
 		if err != nil {
 			return Objection{}, nil, err
 		}
-		p, err := s.freeze(ctx, FreezeRequest{VillageID: cur[0].VillageID, PeriodKey: cur[0].PeriodKey, Subject: Subject(cur[0].Subject),
-			Track: ledger.Track(cur[0].Track), By: r.By}, Basis(cur[0].Basis), st, &cur[0])
+		p, err := s.freeze(ctx, who, FreezeRequest{VillageID: cur[0].VillageID, PeriodKey: cur[0].PeriodKey, Subject: Subject(cur[0].Subject),
+			Track: ledger.Track(cur[0].Track), By: r.By}, Basis(cur[0].Basis), st, &cur[0],
+			func(tx *gorm.DB, v publicationRow) error { return answer(tx, &v) })
 		if err != nil {
 			return Objection{}, nil, err
 		}
 		correction = &p
-	}
-	now := s.now().UTC()
-	upd := map[string]any{"reply": r.Reply, "resolved_by": r.By, "resolved_at": now, "status": ObjectionRejected}
-	if correction != nil {
-		upd["status"], upd["correction_id"] = ObjectionCorrected, correction.ID
-	}
-	res := db.Model(&objectionRow{}).Where("id = ? AND status = ?", objectionID, ObjectionOpen).Updates(upd)
-	if res.Error != nil {
-		return Objection{}, nil, res.Error
-	}
-	if res.RowsAffected == 0 {
-		return Objection{}, nil, apperr.New(apperr.CodeConflict, "该异议已处理")
+	} else if err := sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error { return answer(tx, nil) }); err != nil {
+		return Objection{}, nil, err
 	}
 	if err := db.Where("id = ?", objectionID).Find(&obj).Error; err != nil {
 		return Objection{}, nil, err
@@ -763,8 +817,9 @@ func (s *Service) ObjectionVillage(ctx context.Context, id int64) (int64, error)
 }
 
 // Finalize closes a published version whose notice window has passed with
-// every objection resolved, and awards the titles of the village's rules.
-func (s *Service) Finalize(ctx context.Context, id int64) (Publication, error) {
+// every objection resolved, and awards the titles of the village's rules;
+// both are audited as who's.
+func (s *Service) Finalize(ctx context.Context, who audit.Actor, id int64) (Publication, error) {
 	err := sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		row, err := lockPublication(tx, id)
 		if err != nil {
@@ -795,10 +850,21 @@ func (s *Service) Finalize(ctx context.Context, id int64) (Publication, error) {
 		if err := tx.Model(&publicationRow{}).Where("id = ?", id).Updates(map[string]any{"status": StatusFinal, "finalized_at": now}).Error; err != nil {
 			return err
 		}
+		if err := audit.Record(ctx, tx, who, audit.Change{VillageID: row.VillageID, Action: "ranking.finalize", TargetType: "ranking", TargetID: id,
+			Before: map[string]any{"status": row.Status},
+			After:  map[string]any{"status": StatusFinal, "period_key": row.PeriodKey, "version": row.Version, "digest": row.Digest}}); err != nil {
+			return err
+		}
 		sub := Subject(row.Subject)
 		if sub == SubjectHouseholdPerMember {
 			sub = SubjectHousehold
 		}
+		type awarded struct {
+			SubjectID int64  `json:"subject_id"`
+			Title     string `json:"title"`
+			RankNo    int64  `json:"rank"`
+		}
+		var titles []awarded
 		for _, rule := range st.Titles {
 			if rule.Subject != sub || string(rule.Track) != row.Track {
 				continue
@@ -814,9 +880,14 @@ func (s *Service) Finalize(ctx context.Context, id int64) (Publication, error) {
 				if err := tx.Create(&t).Error; err != nil && !sqldb.IsDuplicateKey(err) {
 					return err
 				}
+				titles = append(titles, awarded{SubjectID: e.SubjectID, Title: rule.Title, RankNo: int64(e.RankNo)})
 			}
 		}
-		return nil
+		if len(titles) == 0 {
+			return nil
+		}
+		return audit.Record(ctx, tx, who, audit.Change{VillageID: row.VillageID, Action: "ranking.titles.award", TargetType: "ranking", TargetID: id,
+			After: map[string]any{"period_key": row.PeriodKey, "subject": sub, "titles": titles}})
 	})
 	if err != nil {
 		return Publication{}, err

@@ -2,6 +2,7 @@ package ranking
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -43,14 +44,14 @@ func TestMonthlyPublication(t *testing.T) {
 		mustDeduct(t, e, v.ID, ledger.Resident(rs[2].ID), ledger.TrackCivic, 4)
 		mustDeduct(t, e, v.ID, ledger.Resident(rs[7].ID), ledger.TrackCivic, 9)
 		mustSync(t, e)
-		if _, err := e.svc.SaveSettings(ctx, v.ID, Settings{HouseholdBasis: BasisTotal, RedBlack: true, NoticeDays: 7,
-			Titles: []TitleRule{{Subject: SubjectResident, Track: TrackTotal, TopN: 2, Title: "文明村民"}}}, "staff:1"); err != nil {
+		if _, err := e.svc.SaveSettings(ctx, admin, v.ID, Settings{HouseholdBasis: BasisTotal, RedBlack: true, NoticeDays: 7,
+			Titles: []TitleRule{{Subject: SubjectResident, Track: TrackTotal, TopN: 2, Title: "文明村民"}}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.Freeze(ctx, FreezeRequest{VillageID: v.ID, PeriodKey: rules.Month.Key(time.Now()), By: "staff:1"}); !apperr.Is(err, apperr.CodeConflict) {
+		if _, err := e.svc.Freeze(ctx, admin, FreezeRequest{VillageID: v.ID, PeriodKey: rules.Month.Key(time.Now())}); !apperr.Is(err, apperr.CodeConflict) {
 			t.Fatalf("froze a month that has not ended: %v", err)
 		}
-		v1, err := e.svc.Freeze(ctx, FreezeRequest{VillageID: v.ID, PeriodKey: month, By: "staff:1"})
+		v1, err := e.svc.Freeze(ctx, admin, FreezeRequest{VillageID: v.ID, PeriodKey: month})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +83,7 @@ func TestMonthlyPublication(t *testing.T) {
 		if _, err := e.svc.Object(ctx, v1.ID, v.ID, rs[1].ID, "我的分数不对"); err == nil {
 			t.Fatal("objection to an unpublished ranking accepted")
 		}
-		pub, err := e.svc.Publish(ctx, v1.ID, 0)
+		pub, err := e.svc.Publish(ctx, admin, v1.ID, 0)
 		if err != nil || pub.Status != StatusPublished || pub.NoticeEndsAt.Sub(*pub.PublishedAt) != 7*24*time.Hour {
 			t.Fatalf("publish %+v %v", pub, err)
 		}
@@ -109,7 +110,7 @@ func TestMonthlyPublication(t *testing.T) {
 		e.clock.Set(time.Now())
 		mustReverse(t, e, v.ID, wrong)
 		mustSync(t, e)
-		_, v2, err := e.svc.Resolve(ctx, o1.ID, Resolution{Corrected: true, Reply: "已冲正错误加分", By: "staff:1"})
+		_, v2, err := e.svc.Resolve(ctx, admin, o1.ID, Resolution{Corrected: true, Reply: "已冲正错误加分"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,17 +127,17 @@ func TestMonthlyPublication(t *testing.T) {
 		if old.Status != StatusSuperseded || old.Digest != v1.Digest || len(old.Entries) != len(v1.Entries) {
 			t.Fatalf("v1 was edited: %+v", old)
 		}
-		if _, err := e.svc.Finalize(ctx, v2.ID); !apperr.Is(err, apperr.CodeConflict) {
+		if _, err := e.svc.Finalize(ctx, admin, v2.ID); !apperr.Is(err, apperr.CodeConflict) {
 			t.Fatalf("finalised during the notice window: %v", err)
 		}
 		later := New(e.db, e.kv, e.ledger, Options{Now: func() time.Time { return time.Now().Add(8 * 24 * time.Hour) }})
-		if _, err := later.Finalize(ctx, v2.ID); !apperr.Is(err, apperr.CodeConflict) {
+		if _, err := later.Finalize(ctx, admin, v2.ID); !apperr.Is(err, apperr.CodeConflict) {
 			t.Fatalf("finalised with an open objection: %v", err)
 		}
-		if _, _, err := e.svc.Resolve(ctx, o2.ID, Resolution{Reply: "经核实无误", By: "staff:1"}); err != nil {
+		if _, _, err := e.svc.Resolve(ctx, admin, o2.ID, Resolution{Reply: "经核实无误"}); err != nil {
 			t.Fatal(err)
 		}
-		final, err := later.Finalize(ctx, v2.ID)
+		final, err := later.Finalize(ctx, admin, v2.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,6 +152,30 @@ func TestMonthlyPublication(t *testing.T) {
 		objs, err := e.svc.Objections(ctx, v2.ID)
 		if err != nil || len(objs) != 2 || objs[0].Status != ObjectionCorrected || *objs[0].CorrectionID != v2.ID || objs[1].Status != ObjectionRejected {
 			t.Fatalf("objections %+v %v", objs, err)
+		}
+
+		// Every staff write is in the audit log, as the admin's, in order;
+		// the refused ones (an unfinished month, finalising early) are not.
+		entries := mustAudit(t, e)
+		if len(entries) != 8 {
+			t.Fatalf("audit entries: %+v", entries)
+		}
+		id := func(n int64) string { return fmt.Sprint(n) }
+		wantAudit(t, entries[0], "ranking.settings.update", admin, v.ID, v.ID, []string{`"household_basis":"total"`, `"red_black_enabled":false`},
+			[]string{`"red_black_enabled":true`, "文明村民"})
+		wantAudit(t, entries[1], "ranking.freeze", admin, v.ID, v1.ID, nil, []string{`"version":1`, v1.Digest, `"period_key":"` + month})
+		wantAudit(t, entries[2], "ranking.publish", admin, v.ID, v1.ID, []string{`"status":"frozen"`}, []string{`"status":"published"`, `"notice_days":7`})
+		wantAudit(t, entries[3], "ranking.correct", admin, v.ID, v2.ID, []string{`"id":` + id(v1.ID)},
+			[]string{`"version":2`, `"supersedes_id":` + id(v1.ID), v2.Digest})
+		wantAudit(t, entries[4], "ranking.objection.resolve", admin, v.ID, o1.ID, []string{`"status":"open"`},
+			[]string{`"status":"corrected"`, `"correction_id":` + id(v2.ID), "已冲正错误加分"})
+		wantAudit(t, entries[5], "ranking.objection.resolve", admin, v.ID, o2.ID, []string{`"status":"open"`}, []string{`"status":"rejected"`, "经核实无误"})
+		wantAudit(t, entries[6], "ranking.finalize", admin, v.ID, v2.ID, []string{`"status":"published"`}, []string{`"status":"final"`, v2.Digest})
+		wantAudit(t, entries[7], "ranking.titles.award", admin, v.ID, v2.ID, nil, []string{"文明村民", `"subject_id":`})
+		for _, en := range entries {
+			if en.TargetType == "" {
+				t.Fatalf("entry without a target type: %+v", en)
+			}
 		}
 
 		view, err := e.svc.Publication(ctx, v2.ID, Villager)
@@ -204,10 +229,10 @@ func TestHouseholdPerMemberRanking(t *testing.T) {
 			}
 		}
 		mustSync(t, e)
-		if _, err := e.svc.SaveSettings(ctx, v.ID, Settings{HouseholdBasis: BasisPerMember, NoticeDays: 3}, "staff:1"); err != nil {
+		if _, err := e.svc.SaveSettings(ctx, admin, v.ID, Settings{HouseholdBasis: BasisPerMember, NoticeDays: 3}); err != nil {
 			t.Fatal(err)
 		}
-		p, err := e.svc.Freeze(ctx, FreezeRequest{VillageID: v.ID, PeriodKey: rules.Month.Key(at), Subject: SubjectHousehold})
+		p, err := e.svc.Freeze(ctx, admin, FreezeRequest{VillageID: v.ID, PeriodKey: rules.Month.Key(at), Subject: SubjectHousehold})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,4 +247,49 @@ func TestHouseholdPerMemberRanking(t *testing.T) {
 			t.Fatalf("board %+v, frozen %+v", board.Entries, p.Entries)
 		}
 	})
+}
+
+// TestNoticePages prints a ranking of 130 names on 3 pages of 50: every
+// page is a whole A4 notice, the last lists the remaining 30, and a page
+// past the last is refused.
+func TestNoticePages(t *testing.T) {
+	p := Publication{VillageName: "示范村", PeriodLabel: "2026年3月", Subject: SubjectResident, Track: TrackTotal, Version: 1,
+		Digest: strings.Repeat("ab", 32), Committee: "示范村村民委员会", NoticeDays: 7}
+	for i := range 130 {
+		p.Entries = append(p.Entries, PubEntry{Rank: int64(i + 1), SubjectID: int64(i + 1), Name: "张*" + fmt.Sprint(i), PointsText: fmt.Sprint(200 - i)})
+	}
+	if n := NoticePages(p); n != 3 {
+		t.Fatalf("pages = %d", n)
+	}
+	var images [][]byte
+	for page := 1; page <= 3; page++ {
+		img, err := RenderNoticePage(p, page, "", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := png.DecodeConfig(bytes.NewReader(img))
+		if err != nil || cfg.Width != pageW || cfg.Height != pageH {
+			t.Fatalf("page %d: %+v %v", page, cfg, err)
+		}
+		for _, prev := range images {
+			if bytes.Equal(prev, img) {
+				t.Fatalf("page %d repeats an earlier page", page)
+			}
+		}
+		images = append(images, img)
+		if dir := os.Getenv("RANKING_NOTICE_DIR"); dir != "" {
+			_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("notice-page%d.png", page)), img, 0o644)
+		}
+	}
+	for _, page := range []int{0, 4} {
+		if _, err := RenderNoticePage(p, page, "", time.Now()); !apperr.Is(err, apperr.CodeInvalid) {
+			t.Fatalf("page %d: %v", page, err)
+		}
+	}
+	if n := NoticePages(Publication{}); n != 1 {
+		t.Fatalf("an empty ranking prints on %d pages", n)
+	}
+	if _, err := RenderNoticePage(Publication{Digest: strings.Repeat("0", 64)}, 1, "", time.Now()); err != nil {
+		t.Fatalf("empty ranking: %v", err)
+	}
 }

@@ -2,12 +2,12 @@ package ranking
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -57,18 +57,15 @@ type BoardPage struct {
 	entriesJSON []byte
 }
 
-// MarshalJSON encodes the page, reusing the cached encoding of its entries:
-// the page every villager of a village asks for is encoded once per
-// PageTTL, not once per request.
-func (p BoardPage) MarshalJSON() ([]byte, error) {
-	entries := p.entriesJSON
-	if entries == nil {
-		var err error
-		if entries, err = json.Marshal(nonNil(p.Entries)); err != nil {
-			return nil, err
-		}
-	}
-	b := make([]byte, 0, len(entries)+512)
+// MarshalJSON encodes the page, as AppendJSON.
+func (p BoardPage) MarshalJSON() ([]byte, error) { return p.AppendJSON(nil) }
+
+// AppendJSON appends the page's JSON encoding (what encoding/json makes of
+// its fields) to b, reusing the cached encoding of its entries: the page
+// every villager of a village asks for is encoded once per PageTTL, not
+// once per request, and the rest is written by hand (no reflection), since
+// this is the mini-program's busiest read.
+func (p BoardPage) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"subject":`...)
 	b = strconv.AppendQuote(b, string(p.Subject))
 	b = append(b, `,"scope":`...)
@@ -78,29 +75,103 @@ func (p BoardPage) MarshalJSON() ([]byte, error) {
 	b = append(b, `,"period":`...)
 	b = strconv.AppendQuote(b, string(p.Period))
 	b = append(b, `,"period_key":`...)
-	b = strconv.AppendQuote(b, p.Key)
+	b = appendJSONString(b, p.Key)
 	b = append(b, `,"track":`...)
 	b = strconv.AppendQuote(b, string(p.Track))
 	b = append(b, `,"total":`...)
 	b = strconv.AppendInt(b, p.Total, 10)
 	b = append(b, `,"entries":`...)
-	b = append(b, entries...)
-	if p.Me != nil {
-		me, err := json.Marshal(p.Me)
-		if err != nil {
-			return nil, err
+	if p.entriesJSON != nil {
+		b = append(b, p.entriesJSON...)
+	} else {
+		b = appendStandings(b, p.Entries)
+	}
+	if m := p.Me; m != nil {
+		b = append(b, `,"me":{"member_id":`...)
+		b = strconv.AppendInt(b, m.MemberID, 10)
+		b = append(b, `,"ranked":`...)
+		b = strconv.AppendBool(b, m.Ranked)
+		if m.Rank != 0 {
+			b = append(b, `,"rank":`...)
+			b = strconv.AppendInt(b, m.Rank, 10)
 		}
-		b = append(b, `,"me":`...)
-		b = append(b, me...)
+		b = append(b, `,"points":`...)
+		b = strconv.AppendInt(b, m.Points, 10)
+		b = append(b, `,"gap_to_next_rank":`...)
+		b = strconv.AppendInt(b, m.Gap, 10)
+		b = append(b, `,"neighbours":`...)
+		b = appendStandings(b, m.Neighbours)
+		b = append(b, '}')
 	}
 	return append(b, '}'), nil
 }
 
-func nonNil(s []Standing) []Standing {
-	if s == nil {
-		return []Standing{}
+// appendStandings appends the JSON array of standings (never null).
+func appendStandings(b []byte, list []Standing) []byte {
+	b = append(b, '[')
+	for i, e := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"rank":`...)
+		b = strconv.AppendInt(b, e.Rank, 10)
+		b = append(b, `,"member_id":`...)
+		b = strconv.AppendInt(b, e.MemberID, 10)
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, e.Name)
+		b = append(b, `,"points":`...)
+		b = strconv.AppendInt(b, e.Points, 10)
+		if e.PerMemberText != "" {
+			b = append(b, `,"points_per_member":`...)
+			b = appendJSONString(b, e.PerMemberText)
+		}
+		b = append(b, '}')
 	}
-	return s
+	return append(b, ']')
+}
+
+// appendJSONString appends s as encoding/json encodes a string: quotes,
+// backslashes and control characters escaped, and, as encoding/json does
+// by default, <, >, &, U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }
 
 // Viewer says who reads: villagers see masked names, staff full ones.
@@ -225,10 +296,7 @@ func (s *Service) Read(ctx context.Context, r ReadRequest) (BoardPage, error) {
 		return page, err
 	}
 	if !hit && r.Limit > 0 && s.pages.ttl > 0 {
-		raw, err := json.Marshal(nonNil(page.Entries))
-		if err != nil {
-			return page, err
-		}
+		raw := appendStandings(nil, page.Entries)
 		s.pages.put(ck, pageEntry{total: page.Total, entries: page.Entries, json: raw, at: time.Now()})
 	}
 	return page, nil

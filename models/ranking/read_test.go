@@ -1,6 +1,8 @@
 package ranking
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -196,4 +198,44 @@ func TestCachedPagesAndBatchedStandings(t *testing.T) {
 		}
 		wg.Wait()
 	})
+}
+
+// TestPageJSONIsEncodingJSON checks the hand-written encoding of a board
+// page against what encoding/json makes of the same fields, names with
+// characters that need escaping included.
+func TestPageJSONIsEncodingJSON(t *testing.T) {
+	names := []string{"张*三", "", `a"b\c`, "<&>", "tab\there\nnl\r\b\f\x01\x1f", "bad\xffutf8", "sep\u2028\u2029", "欧阳**户", "12号"}
+	var entries []Standing
+	for i, n := range names {
+		entries = append(entries, Standing{Rank: int64(i + 1), MemberID: int64(100 + i), Name: n, Points: int64(-5 + i*1000)})
+	}
+	entries[2].PerMemberText = "12.34"
+	pages := []BoardPage{
+		{Subject: SubjectResident, Scope: ScopeVillage, ScopeID: 42, Period: rules.Month, Key: "2026-03", Track: TrackTotal, Total: 9, Entries: entries,
+			Me: &MyStanding{MemberID: 101, Ranked: true, Rank: 2, Points: 995, Gap: 1000, Neighbours: entries[:3]}},
+		{Subject: SubjectHouseholdPerMember, Scope: ScopeCounty, ScopeID: 1, Period: rules.AllTime, Key: "all", Track: TrackTotal,
+			Entries: []Standing{}, Me: &MyStanding{MemberID: 7, Neighbours: []Standing{}}},
+		{Subject: SubjectParty, Scope: ScopeTownship, Period: rules.Year, Key: "2026", Track: ledger.TrackParty, Entries: []Standing{}},
+	}
+	// (Empty lists are [] here: the hand-written encoding never writes
+	// null for a list, which encoding/json would for a nil slice.)
+	for i, p := range pages {
+		got, err := p.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		type plain BoardPage // the same fields without the MarshalJSON method
+		want, err := json.Marshal(plain(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("page %d:\n got %s\nwant %s", i, got, want)
+		}
+		// A page served from the cache encodes the same.
+		p.entriesJSON = appendStandings(nil, p.Entries)
+		if again, _ := p.MarshalJSON(); !bytes.Equal(again, want) {
+			t.Fatalf("cached page %d:\n got %s\nwant %s", i, again, want)
+		}
+	}
 }

@@ -11,8 +11,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
+	"gorm.io/gorm"
 
 	"github.com/villagepoints/jifen/apperr"
+	"github.com/villagepoints/jifen/models/audit"
 	"github.com/villagepoints/jifen/models/ledger"
 	"github.com/villagepoints/jifen/models/sqldb"
 	"github.com/villagepoints/jifen/rules"
@@ -229,36 +231,55 @@ func (s *Service) vetoSet(ctx context.Context, village int64) (map[string]bool, 
 }
 
 // RebuildRegion rebuilds every board of a village, township or county from
-// the ledger.
-func (s *Service) RebuildRegion(ctx context.Context, regionID int64) (RebuildReport, error) {
+// the ledger for who (a staff member, or audit.System for the command
+// line) and audits it once it is done: the boards live in Redis, so the
+// entry cannot share a transaction with them; a failed rebuild changed
+// nothing a reader sees (the swap is the last step) and is not audited.
+func (s *Service) RebuildRegion(ctx context.Context, who audit.Actor, regionID int64) (RebuildReport, error) {
+	rep, village, err := s.rebuildRegion(ctx, regionID)
+	if err != nil {
+		return rep, err
+	}
+	err = sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		return audit.Record(ctx, tx, who, audit.Change{VillageID: village, Action: "ranking.rebuild", TargetType: "region", TargetID: regionID,
+			After: map[string]any{"villages": rep.Villages, "postings": rep.Postings, "entries": rep.Entries, "boards": rep.Boards,
+				"took_ms": rep.Took.Milliseconds()}})
+	})
+	return rep, err
+}
+
+// rebuildRegion rebuilds a region's boards; village is the region's id
+// when it is a village (0 for a township or county).
+func (s *Service) rebuildRegion(ctx context.Context, regionID int64) (RebuildReport, int64, error) {
 	var regs []struct {
 		Level string
 		Path  string
 	}
 	if err := s.db.WithContext(ctx).Raw("SELECT level, path FROM regions WHERE id = ?", regionID).Scan(&regs).Error; err != nil {
-		return RebuildReport{}, err
+		return RebuildReport{}, 0, err
 	}
 	if len(regs) == 0 {
-		return RebuildReport{}, apperr.NotFound("区域")
+		return RebuildReport{}, 0, apperr.NotFound("区域")
 	}
 	switch regs[0].Level {
 	case "village":
-		return s.RebuildVillage(ctx, regionID)
+		rep, err := s.RebuildVillage(ctx, regionID)
+		return rep, regionID, err
 	case "township", "county":
 	default:
-		return RebuildReport{}, apperr.Invalid("region_id", "只能重建村、乡镇或县的排行榜")
+		return RebuildReport{}, 0, apperr.Invalid("region_id", "只能重建村、乡镇或县的排行榜")
 	}
 	var villages []int64
 	if err := s.db.WithContext(ctx).Raw("SELECT id FROM regions WHERE level = 'village' AND path LIKE ? ORDER BY id", regs[0].Path+"%").
 		Scan(&villages).Error; err != nil {
-		return RebuildReport{}, err
+		return RebuildReport{}, 0, err
 	}
 	ids := parsePath(regs[0].Path)
 	county := ids[0]
 	whole := map[ScopeKind]bool{ScopeVillage: true, ScopeTownship: true, ScopeCounty: regs[0].Level == "county"}
 	rep, err := s.rebuild(ctx, county, villages, whole)
 	rep.RegionID = regionID
-	return rep, err
+	return rep, 0, err
 }
 
 // RebuildVillage rebuilds a village's boards and its members' entries in

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/villagepoints/jifen/apperr"
+	"github.com/villagepoints/jifen/models/audit"
 	"github.com/villagepoints/jifen/models/ledger"
 	"github.com/villagepoints/jifen/models/sqldb"
 )
@@ -128,8 +129,9 @@ func loadSettings(db *gorm.DB, village int64) (Settings, error) {
 	return st, nil
 }
 
-// SaveSettings replaces a village's ranking settings and title rules.
-func (s *Service) SaveSettings(ctx context.Context, village int64, st Settings, by string) (Settings, error) {
+// SaveSettings replaces a village's ranking settings and title rules,
+// audited as who's with the settings before and after.
+func (s *Service) SaveSettings(ctx context.Context, who audit.Actor, village int64, st Settings) (Settings, error) {
 	st.Committee = strings.TrimSpace(st.Committee)
 	if st.Titles == nil {
 		st.Titles = []TitleRule{}
@@ -139,8 +141,12 @@ func (s *Service) SaveSettings(ctx context.Context, village int64, st Settings, 
 	}
 	now := s.now().UTC()
 	err := sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		before, err := loadSettings(tx, village)
+		if err != nil {
+			return err
+		}
 		row := settingsRow{VillageID: village, HouseholdBasis: string(st.HouseholdBasis), RedBlackEnabled: st.RedBlack,
-			NoticeDays: st.NoticeDays, Committee: st.Committee, UpdatedBy: by, UpdatedAt: now}
+			NoticeDays: st.NoticeDays, Committee: st.Committee, UpdatedBy: byOf(who), UpdatedAt: now}
 		if err := tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&row).Error; err != nil {
 			return err
 		}
@@ -153,7 +159,8 @@ func (s *Service) SaveSettings(ctx context.Context, village int64, st Settings, 
 				return err
 			}
 		}
-		return nil
+		return audit.Record(ctx, tx, who, audit.Change{VillageID: village, Action: "ranking.settings.update", TargetType: "village", TargetID: village,
+			Before: before, After: st})
 	})
 	if err != nil {
 		return st, fmt.Errorf("ranking: save settings: %w", err)

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/villagepoints/jifen/apperr"
+	"github.com/villagepoints/jifen/models/audit"
 	"github.com/villagepoints/jifen/models/sqldb"
 )
 
@@ -96,7 +97,10 @@ func (r VetoRequest) validate() error {
 
 // RecordVeto records (or renews) a veto and rebuilds the village's boards
 // so the subject leaves them at once; later postings of the period skip it
-// (the live delivery checks the village's veto set in Redis).
+// (the live delivery checks the village's veto set in Redis). Vetoes come
+// from the awards' sync worker, not from a staff member's request: the
+// audit entry (same transaction) names the system as actor and r.By, the
+// staff member whose award decided it, in the entry.
 func (s *Service) RecordVeto(ctx context.Context, r VetoRequest) (Veto, error) {
 	if err := r.validate(); err != nil {
 		return Veto{}, err
@@ -104,10 +108,14 @@ func (s *Service) RecordVeto(ctx context.Context, r VetoRequest) (Veto, error) {
 	row := vetoRow{VillageID: r.VillageID, Subject: string(r.Subject), SubjectID: r.SubjectID, PeriodKey: r.PeriodKey,
 		Reason: strings.TrimSpace(r.Reason), Source: r.Source, CreatedBy: r.By, CreatedAt: s.now().UTC()}
 	err := sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
-		return tx.Clauses(clause.OnConflict{
+		if err := tx.Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "village_id"}, {Name: "subject"}, {Name: "subject_id"}, {Name: "period_key"}},
 			DoUpdates: clause.Assignments(map[string]any{"reason": row.Reason, "source": row.Source, "created_by": row.CreatedBy, "created_at": row.CreatedAt, "revoked_at": nil}),
-		}).Create(&row).Error
+		}).Create(&row).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.System, audit.Change{VillageID: r.VillageID, Action: "ranking.veto.record", TargetType: string(r.Subject),
+			TargetID: r.SubjectID, After: map[string]any{"period_key": r.PeriodKey, "reason": row.Reason, "source": r.Source, "by": r.By}})
 	})
 	if err != nil {
 		return Veto{}, fmt.Errorf("ranking: record veto: %w", err)
@@ -124,18 +132,27 @@ func (s *Service) RecordVeto(ctx context.Context, r VetoRequest) (Veto, error) {
 }
 
 // LiftVeto lifts a standing veto and rebuilds the village's boards, which
-// brings the subject back with every point of the period.
+// brings the subject back with every point of the period. Like
+// RecordVeto it runs for the awards' sync worker and is audited as the
+// system's, in the same transaction.
 func (s *Service) LiftVeto(ctx context.Context, village int64, sub VetoSubject, id int64, periodKey string) error {
-	res := s.db.WithContext(ctx).Model(&vetoRow{}).
-		Where("village_id = ? AND subject = ? AND subject_id = ? AND period_key = ? AND revoked_at IS NULL", village, sub, id, periodKey).
-		Update("revoked_at", s.now().UTC())
-	if res.Error != nil {
-		return fmt.Errorf("ranking: lift veto: %w", res.Error)
+	err := sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
+		res := tx.Model(&vetoRow{}).
+			Where("village_id = ? AND subject = ? AND subject_id = ? AND period_key = ? AND revoked_at IS NULL", village, sub, id, periodKey).
+			Update("revoked_at", s.now().UTC())
+		if res.Error != nil {
+			return fmt.Errorf("ranking: lift veto: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return apperr.NotFound("一票否决记录")
+		}
+		return audit.Record(ctx, tx, audit.System, audit.Change{VillageID: village, Action: "ranking.veto.lift", TargetType: string(sub), TargetID: id,
+			Before: map[string]any{"period_key": periodKey}})
+	})
+	if err != nil {
+		return err
 	}
-	if res.RowsAffected == 0 {
-		return apperr.NotFound("一票否决记录")
-	}
-	_, err := s.RebuildVillage(ctx, village)
+	_, err = s.RebuildVillage(ctx, village)
 	return err
 }
 

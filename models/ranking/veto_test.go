@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/villagepoints/jifen/models/audit"
 	"github.com/villagepoints/jifen/models/ledger"
 	"github.com/villagepoints/jifen/rules"
 )
@@ -63,7 +64,7 @@ func TestVetoLeavesSubjectOutOfThatPeriod(t *testing.T) {
 			t.Fatal("a posting brought the vetoed resident back")
 		}
 		live := dumpBoards(t, e)
-		if _, err := e.svc.RebuildRegion(ctx, e.county.ID); err != nil {
+		if _, err := e.svc.RebuildRegion(ctx, admin, e.county.ID); err != nil {
 			t.Fatal(err)
 		}
 		diffBoards(t, "vetoes", live, dumpBoards(t, e))
@@ -81,6 +82,19 @@ func TestVetoLeavesSubjectOutOfThatPeriod(t *testing.T) {
 		}
 		if _, err := e.svc.RecordVeto(ctx, VetoRequest{VillageID: v.ID, Subject: VetoResident, SubjectID: 1, PeriodKey: "2026-13"}); err == nil {
 			t.Fatal("a bad period key was accepted")
+		}
+		// Recorded and lifted by the awards' sync worker: the system's, in
+		// the audit log, naming the staff member whose award decided it.
+		entries := mustAudit(t, e)
+		if len(entries) != 4 {
+			t.Fatalf("audit entries %+v", entries)
+		}
+		wantAudit(t, entries[0], "ranking.veto.record", audit.System, v.ID, victim.ID, nil, []string{`"period_key":"` + month, "违章建房", `"by":"staff:1"`})
+		wantAudit(t, entries[1], "ranking.veto.record", audit.System, v.ID, hh.ID, nil, []string{`"period_key":"all"`})
+		wantAudit(t, entries[2], "ranking.rebuild", admin, 0, e.county.ID, nil, []string{`"villages":3`})
+		wantAudit(t, entries[3], "ranking.veto.lift", audit.System, v.ID, victim.ID, []string{`"period_key":"` + month}, nil)
+		if entries[0].TargetType != "resident" || entries[1].TargetType != "household" || entries[2].TargetType != "region" {
+			t.Fatalf("target types %+v", entries)
 		}
 	})
 }

@@ -158,7 +158,7 @@ func apply(conn *gorm.DB, d Dialect, m Migration) error {
 	if d == SQLite {
 		return conn.Transaction(func(tx *gorm.DB) error {
 			for _, s := range stmts {
-				if err := tx.Exec(s).Error; err != nil {
+				if err := tx.Exec(s).Error; err != nil && !alreadyExists(err) {
 					return fmt.Errorf("%w\n%s", err, s)
 				}
 			}
@@ -173,12 +173,14 @@ func apply(conn *gorm.DB, d Dialect, m Migration) error {
 	return record(conn)
 }
 
-// alreadyExists reports MySQL errors that mean a DDL statement's effect is
-// already in place: table exists, duplicate key name, duplicate column.
+// alreadyExists reports errors that mean a DDL statement's effect is
+// already in place: on MySQL table exists, duplicate key name, duplicate
+// column; on SQLite, whose ALTER TABLE ADD COLUMN has no IF NOT EXISTS, a
+// duplicate column (a failed statement leaves its transaction usable).
 func alreadyExists(err error) bool {
 	var me *mysqldrv.MySQLError
 	if errors.As(err, &me) {
 		return me.Number == 1050 || me.Number == 1061 || me.Number == 1060
 	}
-	return false
+	return err != nil && strings.Contains(err.Error(), "duplicate column name")
 }

@@ -69,7 +69,7 @@ func (s *Store) closeOrder(ctx context.Context, id int64, cl closing) (Order, er
 		return Order{}, err
 	}
 	var out Order
-	err = sqldb.InTx(ctx, s.hot, func(tx *gorm.DB) error {
+	err = sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		now := s.clock()
 		if cl.to == StatusExpired {
 			now = dbTime(cl.now)
@@ -305,7 +305,7 @@ func (s *Store) Refund(ctx context.Context, st Staff, id int64, reason string, r
 	}
 	actor := staffActor(st.Actor.StaffID)
 	var out Order
-	err := sqldb.InTx(ctx, s.hot, func(tx *gorm.DB) error {
+	err := sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		now := s.clock()
 		o, err := lockOrder(tx, id)
 		if err != nil {

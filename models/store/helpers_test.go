@@ -248,3 +248,32 @@ func wantCode(t testing.TB, err error, code apperr.Code) {
 		t.Fatalf("want %s, got %v", code, err)
 	}
 }
+
+// mustDeliverNotices seals the ledger and delivers its events to the
+// "ready for pickup" consumer, as the server's workers do.
+func mustDeliverNotices(t testing.TB, e *env) {
+	t.Helper()
+	if _, err := ledger.NewSealer(e.ledger).SealAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ledger.NewRelay(e.ledger, e.store.ReadyNotices()).Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustAwardTrack credits amount on one track.
+func mustAwardTrack(t testing.TB, e *env, village int64, h ledger.Holder, track ledger.Track, amount int64) {
+	t.Helper()
+	if _, err := e.ledger.Award(ctx, ledger.AwardRequest{VillageID: village, Holder: h, Track: track, Amount: amount,
+		Source: ledger.Source{Type: "award", ID: 1}, Actor: ledger.StaffActor(1), IdempotencyKey: key()}); err != nil {
+		t.Fatalf("award %d %s to %s: %v", amount, track, h, err)
+	}
+}
+
+// wantField fails unless err is an invalid-argument error about field.
+func wantField(t testing.TB, err error, field string) {
+	t.Helper()
+	if e := apperr.From(err); err == nil || e.Code != apperr.CodeInvalid || e.Field != field {
+		t.Fatalf("want INVALID_ARGUMENT on %s, got %v", field, err)
+	}
+}

@@ -111,12 +111,26 @@ func (counterRow) TableName() string { return "store_limit_counters" }
 
 var counterKey = []clause.Column{{Name: "reward_id"}, {Name: "subject_kind"}, {Name: "subject_id"}, {Name: "month"}}
 
+// counterTakeSQL counts an order against an existing counter only if the
+// cap still allows it.
+const counterTakeSQL = `UPDATE store_limit_counters SET quantity = quantity + ?
+	WHERE reward_id = ? AND subject_kind = ? AND subject_id = ? AND month = ? AND quantity + ? <= ?`
+
 // takeLimits counts lines against their counters and refuses with
-// CodeLimitReached when one would pass its cap. The upsert locks the
+// CodeLimitReached when one would pass its cap. Each write locks the
 // counter row until the transaction ends, so concurrent orders of one
-// resident take turns and the cap holds.
-func takeLimits(tx *gorm.DB, charges []limitCharge) error {
+// resident take turns and the cap holds. The common case, a counter that
+// exists and has room, is one conditional update; the first order of a
+// month (no row yet) and a refusal take the upsert and a read.
+func (s *Store) takeLimits(tx *gorm.DB, charges []limitCharge) error {
 	for _, c := range charges {
+		res, err := s.stmts.Exec(tx, counterTakeSQL, c.Quantity, c.RewardID, c.Kind, c.SubjectID, c.Month, c.Quantity, c.Cap)
+		if err != nil {
+			return fmt.Errorf("store: count limit: %w", err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 1 {
+			continue
+		}
 		row := counterRow{RewardID: c.RewardID, SubjectKind: c.Kind, SubjectID: c.SubjectID, Month: c.Month, Quantity: c.Quantity}
 		if err := tx.Clauses(clause.OnConflict{Columns: counterKey, DoUpdates: clause.Assignments(map[string]any{
 			"quantity": gorm.Expr("store_limit_counters.quantity + ?", c.Quantity),

@@ -12,7 +12,6 @@ import (
 
 	"github.com/villagepoints/jifen/apperr"
 	"github.com/villagepoints/jifen/models/ledger"
-	"github.com/villagepoints/jifen/models/notify"
 	"github.com/villagepoints/jifen/models/sqldb"
 )
 
@@ -250,17 +249,30 @@ func postingIDs(res *ledger.Result) []int64 {
 // key was used meanwhile, and the request is answered by a replay.
 var errDuplicate = errors.New("store: duplicate request")
 
+const orderInsertSQL = `INSERT INTO store_orders (village_id, reward_id, reward_name, merchant_id, quantity, unit_points,
+	unit_cost_fen, points, cost_fen, holder_kind, holder_id, resident_id, household_id, channel, status, pickup_code, expires_at,
+	hold_id, capture_postings, request_id, line_no, request_hash, month, limit_flags, created_by, created_at, completed_at,
+	completed_by, closed_at, closed_by, close_reason, refunded_at, restocked)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 // insertOrder writes a new order row. An open order draws six-digit pickup
 // codes until one is free among the village's open orders (a clash fails
 // only that statement, so the transaction goes on).
-func insertOrder(tx *gorm.DB, row *orderRow) error {
+func (s *Store) insertOrder(tx *gorm.DB, row *orderRow) error {
 	for range 8 {
 		if row.Status == string(StatusOpen) {
 			c := newNumericCode()
 			row.PickupCode = &c
 		}
 		row.ID = 0
-		err := tx.Create(row).Error
+		res, err := s.stmts.Exec(tx, orderInsertSQL, row.VillageID, row.RewardID, row.RewardName, row.MerchantID, row.Quantity,
+			row.UnitPoints, row.UnitCostFen, row.Points, row.CostFen, row.HolderKind, row.HolderID, row.ResidentID, row.HouseholdID,
+			row.Channel, row.Status, row.PickupCode, row.ExpiresAt, row.HoldID, row.CapturePostings, row.RequestID, row.LineNo,
+			row.RequestHash, row.Month, row.LimitFlags, row.CreatedBy, row.CreatedAt, row.CompletedAt, row.CompletedBy, row.ClosedAt,
+			row.ClosedBy, row.CloseReason, row.RefundedAt, row.Restocked)
+		if err == nil {
+			row.ID, err = res.LastInsertId()
+		}
 		switch {
 		case err == nil:
 			return nil
@@ -361,12 +373,14 @@ type OrderRequest struct {
 }
 
 // PlaceOrder orders a reward for the customer's points (their own, or
-// their household's in a village that keeps points per household). In one
-// transaction it counts the monthly limits, writes the order with its
-// pickup code, holds the points in the ledger, queues the "ready for
-// pickup" message and reserves the stock; a refusal (已兑完, limit reached,
-// points short) leaves nothing behind. A retry with the same key returns
-// the first order with Replayed set.
+// their household's in a village that keeps points per household), drawn
+// only from the tracks the reward accepts. In one transaction it counts
+// the monthly limits, writes the order with its pickup code, holds the
+// points in the ledger and reserves the stock; a refusal (已兑完, limit
+// reached, points short, points only on tracks the reward does not take)
+// leaves nothing behind. The "ready for pickup" message follows from the
+// hold's posting (ReadyNotices), off this path. A retry with the same key
+// returns the first order with Replayed set.
 func (s *Store) PlaceOrder(ctx context.Context, c Customer, r OrderRequest) (CustomerOrder, error) {
 	if r.Quantity <= 0 || r.Quantity > maxQuantity {
 		return CustomerOrder{}, apperr.Invalid("quantity", "数量须在 1 到 100 之间")
@@ -382,10 +396,6 @@ func (s *Store) PlaceOrder(ctx context.Context, c Customer, r OrderRequest) (Cus
 	if err != nil {
 		return CustomerOrder{}, err
 	}
-	seen, err := s.customerReward(ctx, c, r.RewardID)
-	if err != nil {
-		return CustomerOrder{}, err
-	}
 	key := requestID(residentActor(c.ResidentID), r.IdempotencyKey)
 	hash := requestHash("order", holder, r.RewardID, r.Quantity)
 	answer := func(os []Order, replayed bool) CustomerOrder {
@@ -393,18 +403,65 @@ func (s *Store) PlaceOrder(ctx context.Context, c Customer, r OrderRequest) (Cus
 		v.Replayed = replayed
 		return v
 	}
-	// A sold-out reward is refused without a transaction, so a rush on it
-	// does not queue behind its row lock; a retry of an order that got the
-	// last one still gets its order.
-	if seen.StockTracked && seen.Stock < r.Quantity {
-		prev, err := s.afterRefusal(ctx, c.VillageID, key, hash, stockShort(seen.Name, seen.Stock))
-		if err != nil {
+	seen, cached, err := s.orderReward(ctx, c, r.RewardID)
+	if err != nil {
+		return CustomerOrder{}, err
+	}
+	if cached && (seen.Stock < r.Quantity || seen.available(s.clock()) != nil) {
+		// Nobody is refused from a copy: read it again.
+		s.forgetReward(r.RewardID)
+		if seen, _, err = s.orderReward(ctx, c, r.RewardID); err != nil {
 			return CustomerOrder{}, err
 		}
-		return answer(prev, true), nil
+		cached = false
+	}
+	for {
+		o, err := s.placeOrder(ctx, c, r, vc, holder, seen, key, hash)
+		if cached && staleRefusal(err) {
+			// The copy may be stale (its stock update found another
+			// revision, or it said what the reward no longer says): once
+			// more from a fresh read, so the customer is answered about
+			// the reward as it is.
+			s.forgetReward(r.RewardID)
+			if seen, _, err = s.orderReward(ctx, c, r.RewardID); err != nil {
+				return CustomerOrder{}, err
+			}
+			cached = false
+			continue
+		}
+		if err != nil {
+			prev, err := s.afterRefusal(ctx, c.VillageID, key, hash, err)
+			if err != nil {
+				return CustomerOrder{}, err
+			}
+			return answer(prev, true), nil
+		}
+		return answer([]Order{o}, false), nil
+	}
+}
+
+// staleRefusal reports refusals that a stale copy of the reward may have
+// caused: a changed revision or price, the shelf or validity, a monthly
+// limit, the stock.
+func staleRefusal(err error) bool {
+	for _, c := range []apperr.Code{apperr.CodeConflict, CodeUnavailable, CodeLimitReached, apperr.CodeStockShort} {
+		if apperr.Is(err, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// placeOrder is PlaceOrder's transaction, from the reward as seen.
+func (s *Store) placeOrder(ctx context.Context, c Customer, r OrderRequest, vc cachedVillage, holder ledger.Holder, seen Reward, key, hash int64) (Order, error) {
+	// A sold-out reward is refused without a transaction, so a rush on it
+	// does not queue behind its row lock; a retry of an order that got the
+	// last one still gets its order (afterRefusal).
+	if seen.StockTracked && seen.Stock < r.Quantity {
+		return Order{}, stockShort(seen.Name, seen.Stock)
 	}
 	var out Order
-	err = sqldb.InTx(ctx, s.hot, func(tx *gorm.DB) error {
+	err := sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		now := s.clock()
 		if err := seen.available(now); err != nil {
 			return err
@@ -417,10 +474,10 @@ func (s *Store) PlaceOrder(ctx context.Context, c Customer, r OrderRequest) (Cus
 			deadline = *seen.ValidUntil
 		}
 		row.ExpiresAt = &deadline
-		if err := takeLimits(tx, limitCharges([]limitLine{lineOf(row, seen)})); err != nil {
+		if err := s.takeLimits(tx, limitCharges([]limitLine{lineOf(row, seen)})); err != nil {
 			return err
 		}
-		if err := insertOrder(tx, &row); err != nil {
+		if err := s.insertOrder(tx, &row); err != nil {
 			return err
 		}
 		o := row.order()
@@ -428,29 +485,17 @@ func (s *Store) PlaceOrder(ctx context.Context, c Customer, r OrderRequest) (Cus
 		// hold's id when it closes (holdOf), which spares this, the hot
 		// path, a write.
 		if _, err := s.points(tx).PlaceHold(ctx, ledger.HoldRequest{
-			VillageID: c.VillageID, Holder: holder, Amount: o.Points, Source: o.source(),
+			VillageID: c.VillageID, Holder: holder, Amount: o.Points, Tracks: seen.Tracks, Source: o.source(),
 			ExpiresAt: deadline.Add(holdGrace), Actor: ledger.ResidentActor(c.ResidentID), IdempotencyKey: o.ledgerKey("hold"),
 		}); err != nil {
-			return err
-		}
-		if _, err := notify.Enqueue(ctx, tx, notify.Message{ResidentID: c.ResidentID, Kind: notify.RedemptionReady, Data: map[string]string{
-			"item": o.item(), "place": vc.settings.PickupPlace, "deadline": deadline.In(s.loc).Format("2006-01-02 15:04"),
-		}}); err != nil {
 			return err
 		}
 		out = o
 		// Last, so the reward's row (the store's hottest) is locked only
 		// from here to the commit.
-		return takeStock(tx, seen, r.Quantity, true, now)
+		return s.takeStock(tx, seen, r.Quantity, true, now)
 	})
-	if err != nil {
-		prev, err := s.afterRefusal(ctx, c.VillageID, key, hash, err)
-		if err != nil {
-			return CustomerOrder{}, err
-		}
-		return answer(prev, true), nil
-	}
-	return answer([]Order{out}, false), nil
+	return out, err
 }
 
 // newOrderRow fills what every order of reward rw by customer c has.

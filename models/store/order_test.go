@@ -33,6 +33,8 @@ func TestOrderPickedUp(t *testing.T) {
 		if b := mustBalance(t, e, v, ledger.Resident(1)); b.Held != 40 || b.Spendable != 60 {
 			t.Fatalf("after order: %+v", b)
 		}
+		mustDeliverNotices(t, e)
+		mustDeliverNotices(t, e) // delivered again: still one message
 		items, _, err := notify.NewInbox(e.db).List(ctx, 1, false, 0, 10)
 		if err != nil || len(items) != 1 || items[0].Kind != notify.RedemptionReady || !strings.Contains(items[0].Body, "村委会一楼") {
 			t.Fatalf("inbox %+v %v", items, err)
@@ -108,6 +110,7 @@ func TestOrderExpires(t *testing.T) {
 		mustAward(t, e, v, ledger.Resident(1), 100)
 		rw := mustReward(t, e, v, func(in *RewardInput) { in.InitialStock = 5; in.LimitResidentMonth = 1 })
 		placed := mustOrder(t, e, c, rw.ID, 1)
+		mustDeliverNotices(t, e) // the "ready for pickup" message
 		if n, err := e.store.ExpireDue(ctx, e.clock.Now()); err != nil || n != 0 {
 			t.Fatalf("expired %d before the deadline: %v", n, err)
 		}
@@ -133,8 +136,10 @@ func TestOrderExpires(t *testing.T) {
 		if b := mustBalance(t, e, v, ledger.Resident(1)); b.Held != 0 || b.Spendable != 100 {
 			t.Fatalf("balance %+v", b)
 		}
+		mustDeliverNotices(t, e) // the order is closed: no second "ready"
 		items, _, err := notify.NewInbox(e.db).List(ctx, 1, false, 0, 10)
-		if err != nil || len(items) != 2 || items[0].Kind != notify.RedemptionExpired || items[0].Data["points"] != "30" {
+		if err != nil || len(items) != 2 || items[0].Kind != notify.RedemptionExpired || items[0].Data["points"] != "30" ||
+			items[1].Kind != notify.RedemptionReady {
 			t.Fatalf("inbox %+v %v", items, err)
 		}
 		mustOrder(t, e, c, rw.ID, 1) // the month's limit was given back

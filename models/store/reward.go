@@ -62,6 +62,10 @@ type Reward struct {
 	LimitResidentMonth  int  `json:"limit_resident_month"`
 	LimitHouseholdMonth int  `json:"limit_household_month"`
 	OnShelf             bool `json:"on_shelf"`
+	// Tracks are the point tracks 积分类别 that may pay for it, in the
+	// ledger's order; empty means every track the customer's village lets
+	// be spent. The village's settings bound it (see ledger.HoldRequest).
+	Tracks []ledger.Track `json:"tracks"`
 	// StockTracked is false for rewards that never run out (most
 	// services); Stock and Reserved are then 0.
 	StockTracked bool `json:"stock_tracked"`
@@ -79,6 +83,9 @@ type Reward struct {
 	Photos    []string  `json:"photos"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// revision counts staff edits; an order's stock update checks it.
+	revision int64
 }
 
 // ShelfItem is a reward as villagers see it in the mini-program: no cost,
@@ -95,6 +102,9 @@ type ShelfItem struct {
 	Stock               *int64     `json:"stock,omitempty"`
 	ValidUntil          *time.Time `json:"valid_until,omitempty"`
 	Photos              []string   `json:"photos"`
+	// Tracks are the point tracks that may pay for it; empty means any
+	// the village lets be spent.
+	Tracks []ledger.Track `json:"tracks"`
 	// Township is true for an item of the township's shared store.
 	Township bool `json:"township"`
 }
@@ -102,7 +112,7 @@ type ShelfItem struct {
 func (r Reward) shelfItem() ShelfItem {
 	it := ShelfItem{ID: r.ID, Kind: r.Kind, Name: r.Name, Description: r.Description, Points: r.Points,
 		LimitResidentMonth: r.LimitResidentMonth, LimitHouseholdMonth: r.LimitHouseholdMonth,
-		ValidUntil: r.ValidUntil, Photos: r.Photos, Township: r.RegionLevel == people.Township}
+		ValidUntil: r.ValidUntil, Photos: r.Photos, Tracks: r.Tracks, Township: r.RegionLevel == people.Township}
 	if r.StockTracked {
 		n := r.Stock
 		it.Stock, it.SoldOut = &n, n == 0
@@ -120,7 +130,10 @@ type RewardInput struct {
 	LimitResidentMonth  int
 	LimitHouseholdMonth int
 	OnShelf             bool
-	StockTracked        bool
+	// Tracks may pay for the reward; empty means any the village lets be
+	// spent.
+	Tracks       []ledger.Track
+	StockTracked bool
 	// InitialStock is the first restock, recorded as a stock movement.
 	InitialStock int64
 	LowStockAt   int64
@@ -141,7 +154,9 @@ type RewardPatch struct {
 	LimitResidentMonth  *int
 	LimitHouseholdMonth *int
 	OnShelf             *bool
-	LowStockAt          *int64
+	// Tracks replaces the tracks that may pay (an empty list: any).
+	Tracks     *[]ledger.Track
+	LowStockAt *int64
 	// ValidFrom and ValidUntil replace both bounds when SetValidity is true.
 	SetValidity bool
 	ValidFrom   *time.Time
@@ -205,14 +220,60 @@ func (in *RewardInput) normalize() error {
 	if in.Photos == nil {
 		in.Photos = []string{}
 	}
+	tracks, err := normalizeTracks(in.Tracks)
+	if err != nil {
+		return err
+	}
+	in.Tracks = tracks
 	return nil
+}
+
+// normalizeTracks checks a reward's tracks and puts them in the ledger's
+// order, so equal sets are stored alike. Naming every track is the same as
+// naming none.
+func normalizeTracks(ts []ledger.Track) ([]ledger.Track, error) {
+	seen := map[ledger.Track]bool{}
+	for _, t := range ts {
+		if !t.Valid() || seen[t] {
+			return nil, apperr.Invalid("tracks", "可用积分类别无效或重复（可选 civic、party、volunteer）")
+		}
+		seen[t] = true
+	}
+	out := []ledger.Track{}
+	for _, t := range ledger.Tracks {
+		if seen[t] {
+			out = append(out, t)
+		}
+	}
+	if len(out) == len(ledger.Tracks) {
+		out = []ledger.Track{}
+	}
+	return out, nil
+}
+
+func formatTracks(ts []ledger.Track) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = string(t)
+	}
+	return strings.Join(parts, ",")
+}
+
+func parseTracks(s string) []ledger.Track {
+	out := []ledger.Track{}
+	for t := range strings.SplitSeq(s, ",") {
+		if t != "" {
+			out = append(out, ledger.Track(t))
+		}
+	}
+	return out
 }
 
 // input is the editable state of a reward, for applying a patch.
 func (r Reward) input() RewardInput {
 	return RewardInput{Kind: r.Kind, Name: r.Name, Description: r.Description, Points: r.Points, CostFen: r.CostFen,
 		LimitResidentMonth: r.LimitResidentMonth, LimitHouseholdMonth: r.LimitHouseholdMonth, OnShelf: r.OnShelf,
-		StockTracked: r.StockTracked, LowStockAt: r.LowStockAt, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil,
+		Tracks: append([]ledger.Track{}, r.Tracks...), StockTracked: r.StockTracked, LowStockAt: r.LowStockAt, ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil,
 		MerchantID: r.MerchantID, Photos: append([]string{}, r.Photos...)}
 }
 
@@ -240,6 +301,9 @@ func (p RewardPatch) apply(in RewardInput) RewardInput {
 	}
 	if p.OnShelf != nil {
 		in.OnShelf = *p.OnShelf
+	}
+	if p.Tracks != nil {
+		in.Tracks = append([]ledger.Track{}, (*p.Tracks)...)
 	}
 	if p.SetValidity {
 		in.ValidFrom, in.ValidUntil = p.ValidFrom, p.ValidUntil
@@ -278,6 +342,7 @@ type rewardRow struct {
 	LimitResidentMonth  int
 	LimitHouseholdMonth int
 	OnShelf             bool
+	Tracks              string
 	StockTracked        bool
 	Stock               int64
 	Reserved            int64
@@ -286,6 +351,7 @@ type rewardRow struct {
 	ValidUntil          *time.Time
 	MerchantID          *int64
 	Photos              string
+	Revision            int64
 	CreatedAt           time.Time
 	UpdatedAt           time.Time
 }
@@ -303,9 +369,9 @@ func utcPtr(t *time.Time) *time.Time {
 func (r rewardRow) reward() Reward {
 	out := Reward{ID: r.ID, RegionID: r.RegionID, RegionLevel: people.Level(r.RegionLevel), Kind: Kind(r.Kind), Name: r.Name,
 		Description: r.Description, Points: r.Points, CostFen: r.CostFen, LimitResidentMonth: r.LimitResidentMonth,
-		LimitHouseholdMonth: r.LimitHouseholdMonth, OnShelf: r.OnShelf, StockTracked: r.StockTracked, Stock: r.Stock,
+		LimitHouseholdMonth: r.LimitHouseholdMonth, OnShelf: r.OnShelf, Tracks: parseTracks(r.Tracks), StockTracked: r.StockTracked, Stock: r.Stock,
 		Reserved: r.Reserved, LowStockAt: r.LowStockAt, ValidFrom: utcPtr(r.ValidFrom), ValidUntil: utcPtr(r.ValidUntil),
-		MerchantID: r.MerchantID, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+		MerchantID: r.MerchantID, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), revision: r.Revision}
 	if err := json.Unmarshal([]byte(r.Photos), &out.Photos); err != nil || out.Photos == nil {
 		out.Photos = []string{}
 	}
@@ -328,6 +394,68 @@ func findReward(db *gorm.DB, id int64) (Reward, error) {
 		return Reward{}, apperr.NotFound("商品")
 	}
 	return rows[0].reward(), nil
+}
+
+// readReward reads one reward outside a transaction with a prepared
+// statement: the order paths' first look at it, one round trip.
+func (s *Store) readReward(ctx context.Context, id int64) (Reward, error) {
+	db := s.db.WithContext(ctx)
+	rows, err := s.stmts.Query(db, "SELECT * FROM store_rewards WHERE id = ?", id)
+	if err != nil {
+		return Reward{}, fmt.Errorf("store: load reward: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Reward{}, fmt.Errorf("store: load reward: %w", err)
+		}
+		return Reward{}, apperr.NotFound("商品")
+	}
+	var r rewardRow
+	if err := db.ScanRows(rows, &r); err != nil {
+		return Reward{}, fmt.Errorf("store: load reward: %w", err)
+	}
+	return r.reward(), nil
+}
+
+// rewardCacheTTL is how long PlaceOrder works from a reward this Store
+// read before instead of reading it again. Its stock update checks the
+// reward's revision, shelf, validity and stock under the row lock, so a
+// stale copy costs at most a retry; a copy that says "sold out" is read
+// again before anyone is refused.
+const rewardCacheTTL = 2 * time.Second
+
+type cachedReward struct {
+	r    Reward
+	read time.Time
+}
+
+// orderReward is the reward PlaceOrder starts from: a recent read of a
+// stock-tracked reward (whose stock update re-checks it), else a fresh
+// one. cached says which.
+func (s *Store) orderReward(ctx context.Context, c Customer, id int64) (r Reward, cached bool, err error) {
+	s.mu.Lock()
+	e, ok := s.rewards[id]
+	s.mu.Unlock()
+	if ok && s.ttl > 0 && time.Since(e.read) < rewardCacheTTL && e.r.StockTracked {
+		if err := s.inCustomersStores(ctx, c, e.r); err != nil {
+			return Reward{}, false, err
+		}
+		return e.r, true, nil
+	}
+	r, err = s.customerReward(ctx, c, id)
+	if err == nil && r.StockTracked && s.ttl > 0 {
+		s.mu.Lock()
+		s.rewards[id] = cachedReward{r: r, read: time.Now()}
+		s.mu.Unlock()
+	}
+	return r, false, err
+}
+
+func (s *Store) forgetReward(id int64) {
+	s.mu.Lock()
+	delete(s.rewards, id)
+	s.mu.Unlock()
 }
 
 // lockReward reads a reward and locks its row, for edits that decide on
@@ -404,7 +532,7 @@ func (s *Store) CreateReward(ctx context.Context, st Staff, regionID int64, in R
 	now := s.clock()
 	row := rewardRow{RegionID: regionID, RegionLevel: string(level), Kind: string(in.Kind), Name: in.Name, Description: in.Description,
 		Points: in.Points, CostFen: in.CostFen, LimitResidentMonth: in.LimitResidentMonth, LimitHouseholdMonth: in.LimitHouseholdMonth,
-		OnShelf: in.OnShelf, StockTracked: in.StockTracked, Stock: in.InitialStock, LowStockAt: in.LowStockAt,
+		OnShelf: in.OnShelf, Tracks: formatTracks(in.Tracks), StockTracked: in.StockTracked, Stock: in.InitialStock, LowStockAt: in.LowStockAt,
 		ValidFrom: utcPtr(in.ValidFrom), ValidUntil: utcPtr(in.ValidUntil), MerchantID: in.MerchantID,
 		Photos: photosJSON(in.Photos), CreatedAt: now, UpdatedAt: now}
 	err = sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
@@ -449,6 +577,7 @@ func (s *Store) UpdateReward(ctx context.Context, st Staff, id int64, p RewardPa
 		}
 	}
 	var out Reward
+	defer s.forgetReward(id)
 	err = sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		before, err := lockReward(tx, id)
 		if err != nil {
@@ -462,8 +591,9 @@ func (s *Store) UpdateReward(ctx context.Context, st Staff, id int64, p RewardPa
 		if err := tx.Table("store_rewards").Where("id = ?", id).Updates(map[string]any{
 			"name": in.Name, "description": in.Description, "points": in.Points, "cost_fen": in.CostFen,
 			"limit_resident_month": in.LimitResidentMonth, "limit_household_month": in.LimitHouseholdMonth,
-			"on_shelf": in.OnShelf, "low_stock_at": in.LowStockAt, "valid_from": utcPtr(in.ValidFrom),
+			"on_shelf": in.OnShelf, "tracks": formatTracks(in.Tracks), "low_stock_at": in.LowStockAt, "valid_from": utcPtr(in.ValidFrom),
 			"valid_until": utcPtr(in.ValidUntil), "merchant_id": in.MerchantID, "photos": photosJSON(in.Photos), "updated_at": now,
+			"revision": gorm.Expr("revision + 1"),
 		}).Error; err != nil {
 			if sqldb.IsDuplicateKey(err) {
 				return apperr.Newf(apperr.CodeConflict, "本超市已有名为「%s」的商品", in.Name)
@@ -561,19 +691,28 @@ func (s *Store) ShelfReward(ctx context.Context, c Customer, id int64) (ShelfIte
 // customerReward loads a reward of the customer's village or township
 // store; any other is not found.
 func (s *Store) customerReward(ctx context.Context, c Customer, id int64) (Reward, error) {
-	r, err := findReward(s.db.WithContext(ctx), id)
+	r, err := s.readReward(ctx, id)
 	if err != nil {
 		return r, err
 	}
+	if err := s.inCustomersStores(ctx, c, r); err != nil {
+		return Reward{}, err
+	}
+	return r, nil
+}
+
+// inCustomersStores refuses (not found) a reward of neither the customer's
+// village store nor its township's.
+func (s *Store) inCustomersStores(ctx context.Context, c Customer, r Reward) error {
 	if r.RegionID == c.VillageID {
-		return r, nil
+		return nil
 	}
 	town, err := s.township(ctx, c.VillageID)
 	if err != nil {
-		return r, err
+		return err
 	}
 	if r.RegionID != town {
-		return Reward{}, apperr.NotFound("商品")
+		return apperr.NotFound("商品")
 	}
-	return r, nil
+	return nil
 }

@@ -109,7 +109,7 @@ func (s *Store) Sell(ctx context.Context, st Staff, r SaleRequest) ([]Order, err
 		}
 	}
 	var out []Order
-	err = sqldb.InTx(ctx, s.hot, func(tx *gorm.DB) error {
+	err = sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		out = nil
 		now := s.clock()
 		lines := make([]limitLine, len(items))
@@ -125,16 +125,16 @@ func (s *Store) Sell(ctx context.Context, st Staff, r SaleRequest) ([]Order, err
 			row.CompletedAt, row.CompletedBy, row.ClosedAt, row.ClosedBy = &now, &st.Actor.StaffID, &now, actor
 			rows[i], lines[i] = row, lineOf(row, rw)
 		}
-		if err := takeLimits(tx, limitCharges(lines)); err != nil {
+		if err := s.takeLimits(tx, limitCharges(lines)); err != nil {
 			return err
 		}
 		pts := s.points(tx)
 		for i := range rows {
-			if err := insertOrder(tx, &rows[i]); err != nil {
+			if err := s.insertOrder(tx, &rows[i]); err != nil {
 				return err
 			}
 			o := rows[i].order()
-			res, err := pts.Redeem(ctx, ledger.RedeemRequest{VillageID: c.VillageID, Holder: holder, Amount: o.Points,
+			res, err := pts.Redeem(ctx, ledger.RedeemRequest{VillageID: c.VillageID, Holder: holder, Amount: o.Points, Tracks: rewards[i].Tracks,
 				Source: o.source(), Actor: st.ledgerActor(), Reason: "积分超市现场兑换：" + o.item(), IdempotencyKey: o.ledgerKey("redeem")})
 			if err != nil {
 				return err
@@ -152,7 +152,7 @@ func (s *Store) Sell(ctx context.Context, st Staff, r SaleRequest) ([]Order, err
 		// Last and in reward id order (items are sorted), like every
 		// transaction that locks reward rows.
 		for i, it := range items {
-			if err := takeStock(tx, rewards[i], it.Quantity, false, now); err != nil {
+			if err := s.takeStock(tx, rewards[i], it.Quantity, false, now); err != nil {
 				return err
 			}
 		}

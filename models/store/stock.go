@@ -101,6 +101,7 @@ func (s *Store) MoveStock(ctx context.Context, st Staff, rewardID int64, r MoveR
 	}
 	key := scopedKey(staffActor(st.Actor.StaffID), r.IdempotencyKey)
 	var out Movement
+	defer s.forgetReward(rewardID)
 	err := sqldb.InTx(ctx, s.db, func(tx *gorm.DB) error {
 		rw, err := lockReward(tx, rewardID)
 		if err != nil {
@@ -194,11 +195,12 @@ type Alert struct {
 // a reward's row is what every order of it waits for, so it is locked
 // only from here to the commit, and no order holds it while the ledger
 // works. The conditional update re-checks what the caller read without a
-// lock (on the shelf, within its validity, at the price charged), so
+// lock (on the shelf, within its validity, at the price charged, paid with
+// the tracks it takes), so
 // nothing is oversold or sold at a stale price; when it matches nothing,
 // the reward is read again to say why. Rewards that do not track stock
 // are not touched.
-func takeStock(tx *gorm.DB, seen Reward, qty int64, reserve bool, now time.Time) error {
+func (s *Store) takeStock(tx *gorm.DB, seen Reward, qty int64, reserve bool, now time.Time) error {
 	if !seen.StockTracked {
 		return nil
 	}
@@ -206,13 +208,16 @@ func takeStock(tx *gorm.DB, seen Reward, qty int64, reserve bool, now time.Time)
 	if reserve {
 		reserved = qty
 	}
-	res := tx.Exec(`UPDATE store_rewards SET stock = stock - ?, reserved = reserved + ?, updated_at = ?
-		WHERE id = ? AND stock >= ? AND on_shelf = ? AND points = ? AND (valid_until IS NULL OR valid_until > ?)`,
-		qty, reserved, now, seen.ID, qty, true, seen.Points, now)
-	if res.Error != nil {
-		return fmt.Errorf("store: take stock: %w", res.Error)
+	res, err := s.stmts.Exec(tx, `UPDATE store_rewards SET stock = stock - ?, reserved = reserved + ?, updated_at = ?
+		WHERE id = ? AND stock >= ? AND revision = ? AND on_shelf = ? AND (valid_until IS NULL OR valid_until > ?)`,
+		qty, reserved, now, seen.ID, qty, seen.revision, true, now)
+	if err != nil {
+		return fmt.Errorf("store: take stock: %w", err)
 	}
-	if res.RowsAffected == 0 {
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if err != nil {
+			return fmt.Errorf("store: take stock: %w", err)
+		}
 		cur, err := findReward(tx, seen.ID)
 		if err != nil {
 			return err
@@ -223,6 +228,13 @@ func takeStock(tx *gorm.DB, seen Reward, qty int64, reserve bool, now time.Time)
 		if cur.Points != seen.Points {
 			return apperr.Newf(apperr.CodeConflict, "「%s」的兑换积分已调整为 %d 分，请刷新后重试", cur.Name, cur.Points)
 		}
+		if formatTracks(cur.Tracks) != formatTracks(seen.Tracks) {
+			return apperr.Newf(apperr.CodeConflict, "「%s」可用的积分类别已调整，请刷新后重试", cur.Name)
+		}
+		if cur.revision != seen.revision {
+			return errRewardChanged
+		}
+		s.forgetReward(seen.ID) // its stock is not what was read
 		return stockShort(cur.Name, cur.Stock)
 	}
 	if seen.LowStockAt <= 0 {
@@ -234,6 +246,11 @@ func takeStock(tx *gorm.DB, seen Reward, qty int64, reserve bool, now time.Time)
 	}
 	return stockChanged(tx, seen, after+qty, after, now)
 }
+
+// errRewardChanged refuses an order whose reward staff edited since it was
+// read (in a way that does not change what the customer pays); PlaceOrder
+// reads it again and retries once.
+var errRewardChanged = apperr.New(apperr.CodeConflict, "商品信息已更新，请刷新后重试")
 
 // stockChanged opens a low-stock alert when stock falls from above the
 // reward's mark to it or below, and closes open alerts when it rises above

@@ -18,6 +18,7 @@ import (
 	"github.com/villagepoints/jifen/models/identity"
 	"github.com/villagepoints/jifen/models/ledger"
 	"github.com/villagepoints/jifen/models/people"
+	"github.com/villagepoints/jifen/models/sqldb"
 )
 
 // Error codes of this package.
@@ -75,9 +76,9 @@ type Options struct {
 // Store is the points store's storage and use cases.
 type Store struct {
 	db *gorm.DB
-	// hot is db with statements prepared once per connection, for the
-	// order paths: one round trip per statement on MySQL.
-	hot       *gorm.DB
+	// stmts runs the fixed statements of the order path prepared once per
+	// connection: one round trip each, in transactions too.
+	stmts     *sqldb.Statements
 	people    *people.Store
 	scanner   Scanner
 	points    func(tx *gorm.DB) Points
@@ -93,6 +94,7 @@ type Store struct {
 	mu        sync.Mutex
 	townships map[int64]int64 // village → township; villages never move
 	cache     map[int64]cachedVillage
+	rewards   map[int64]cachedReward // see orderReward
 }
 
 // cachedVillage is what a write reads about a village on every order.
@@ -111,9 +113,9 @@ func New(db *gorm.DB, ps *people.Store, scanner Scanner, opts Options) (*Store, 
 		return nil, errors.New("store: pickup key must be at least 32 bytes")
 	}
 	s := &Store{
-		db: db, hot: db.Session(&gorm.Session{PrepareStmt: true}), people: ps, scanner: scanner, points: opts.Points, mode: opts.HolderMode, openHolds: opts.OpenHolds,
+		db: db, stmts: sqldb.NewStatements(db), people: ps, scanner: scanner, points: opts.Points, mode: opts.HolderMode, openHolds: opts.OpenHolds,
 		key: opts.PickupKey, qrTTL: opts.PickupQRTTL, now: opts.Now, loc: opts.Location, ttl: opts.CacheTTL, log: opts.Log,
-		townships: map[int64]int64{}, cache: map[int64]cachedVillage{},
+		townships: map[int64]int64{}, cache: map[int64]cachedVillage{}, rewards: map[int64]cachedReward{},
 	}
 	if s.qrTTL <= 0 {
 		s.qrTTL = 60 * time.Second

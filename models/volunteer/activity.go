@@ -123,7 +123,8 @@ func (s *Service) CreateActivity(ctx context.Context, who Staff, village int64, 
 }
 
 // CancelActivity calls an activity off 取消活动: every sign-up, enrolled or
-// waitlisted, is released and nothing posts. Once the organiser has
+// waitlisted, is released and told 活动已取消 with the reason (in the same
+// transaction), and nothing posts. Once the organiser has
 // confirmed any attendance the activity happened and cannot be cancelled:
 // its points stand in the ledger, where a correction is a reversal.
 // Cancelling a cancelled activity answers with it unchanged.
@@ -153,9 +154,16 @@ func (s *Service) CancelActivity(ctx context.Context, who Staff, id int64, inSco
 			return apperr.New(apperr.CodeConflict, "该活动已确认考勤，不能取消；如需更正积分请在积分账本中冲正")
 		}
 		now := s.now()
+		var released []int64
+		if err := tx.Model(&Signup{}).Where("activity_id = ? AND status <> ?", id, Cancelled).Order("id").Pluck("resident_id", &released).Error; err != nil {
+			return apperr.Internal(err)
+		}
 		res := tx.Model(&Signup{}).Where("activity_id = ? AND status <> ?", id, Cancelled).Updates(map[string]any{"status": Cancelled, "updated_at": now})
 		if res.Error != nil {
 			return apperr.Internal(res.Error)
+		}
+		if err := notifyCancelled(ctx, tx, a, released, reason); err != nil {
+			return err
 		}
 		before := a
 		a.Status, a.Enrolled, a.UpdatedAt = ActivityCancelled, 0, now

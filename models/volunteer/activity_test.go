@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/villagepoints/jifen/apperr"
+	"github.com/villagepoints/jifen/models/notify"
 	"github.com/villagepoints/jifen/models/sqldb/sqltest"
 )
 
@@ -34,6 +35,35 @@ func mustPeople(t *testing.T, db *gorm.DB) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// mustInbox is a resident's notifications of kind, newest first.
+func mustInbox(t *testing.T, db *gorm.DB, resident int64, kind notify.Kind) []notify.Item {
+	t.Helper()
+	items, _, err := notify.NewInbox(db).List(context.Background(), resident, false, 0, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []notify.Item
+	for _, it := range items {
+		if it.Kind == kind {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// mustPending counts the WeChat deliveries queued for a resident's
+// notifications of kind.
+func mustPending(t *testing.T, db *gorm.DB, resident int64, kind notify.Kind) int64 {
+	t.Helper()
+	var n int64
+	err := db.Table("notification_deliveries").Joins("JOIN notifications ON notifications.id = notification_deliveries.notification_id").
+		Where("notifications.resident_id = ? AND notifications.kind = ? AND notification_deliveries.status = ?", resident, kind, notify.StatusPending).Count(&n).Error
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func auditCount(t *testing.T, db *gorm.DB, action string) int64 {
@@ -80,6 +110,24 @@ func TestCancelActivityReleasesSignupsAndPostsNothing(t *testing.T) {
 		if n := auditCount(t, db, "volunteer.activity.cancel"); n != 1 {
 			t.Fatalf("%d cancel audit entries, want 1", n)
 		}
+		// The enrolled and the waitlisted resident are each told once, with
+		// the title, time and reason; nobody else is.
+		for _, r := range []int64{1, 2} {
+			got := mustInbox(t, db, r, notify.ActivityCancelled)
+			if len(got) != 1 || got[0].Title != "活动已取消" || got[0].Data["title"] != "河道清理" || got[0].Data["reason"] != "暴雨预警" ||
+				got[0].Data["time"] != "2026年5月2日 09:00~12:00" || got[0].Body != "您报名的志愿活动「河道清理」（2026年5月2日 09:00~12:00）已取消。原因：暴雨预警。" {
+				t.Fatalf("resident %d's cancellation notices: %+v", r, got)
+			}
+			if n := mustPending(t, db, r, notify.ActivityCancelled); n != 1 {
+				t.Fatalf("resident %d: %d WeChat deliveries queued, want 1", r, n)
+			}
+		}
+		if got := mustInbox(t, db, 3, notify.ActivityCancelled); len(got) != 0 {
+			t.Fatalf("a resident who never signed up was told: %+v", got)
+		}
+		if got := mustInbox(t, db, 2, notify.WaitlistPromoted); len(got) != 0 {
+			t.Fatalf("releasing the waiting list promoted someone: %+v", got)
+		}
 		var postings int64
 		db.Table("ledger_postings").Count(&postings)
 		if postings != 0 {
@@ -102,6 +150,9 @@ func TestConfirmedActivityCannotBeCancelled(t *testing.T) {
 		}
 		if _, err := f.svc.CancelActivity(ctx, Staff{ID: 1}, a.ID, nil, "补录"); !apperr.Is(err, apperr.CodeConflict) {
 			t.Fatalf("cancel after confirmation: %v", err)
+		}
+		if got := mustInbox(t, db, 1, notify.ActivityCancelled); len(got) != 0 {
+			t.Fatalf("a refused cancellation told the resident: %+v", got)
 		}
 	})
 }
@@ -154,6 +205,71 @@ func TestWaitlistPositionsAndRepeats(t *testing.T) {
 		list, total, err := f.svc.OpenActivities(ctx, resident(2), 0, 10)
 		if err != nil || total != 1 || list[0].MySignup == nil || list[0].MySignup.Status != Enrolled {
 			t.Fatalf("open activities: %+v %d %v", list, total, err)
+		}
+	})
+}
+
+// TestPromotionIsToldOncePerStint: a waitlisted resident who gets a place
+// is told 候补成功 in the cancelling transaction; a repeated cancel tells
+// nobody again, and a resident promoted, withdrawn and promoted again
+// hears both times.
+func TestPromotionIsToldOncePerStint(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := mustFixture(t, db)
+		a := mustActivity(t, f, 1)
+		ctx := context.Background()
+		step := 0
+		tick := func() { step++; f.at(time.Date(2026, 5, 1, 0, step, 0, 0, time.UTC)) }
+		for _, r := range []int64{1, 2, 3} {
+			tick()
+			if _, err := f.svc.SignUp(ctx, resident(r), a.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tick()
+		for range 2 {
+			if _, err := f.svc.Cancel(ctx, resident(1), a.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := mustInbox(t, db, 2, notify.WaitlistPromoted)
+		if len(got) != 1 || got[0].Title != "候补成功" || got[0].Data["title"] != "河道清理" || got[0].Data["time"] != "2026年5月2日 09:00~12:00" ||
+			got[0].Data["place"] != "村口" || mustPending(t, db, 2, notify.WaitlistPromoted) != 1 {
+			t.Fatalf("resident 2's promotion notices: %+v", got)
+		}
+		for _, r := range []int64{1, 3} {
+			if got := mustInbox(t, db, r, notify.WaitlistPromoted); len(got) != 0 {
+				t.Fatalf("resident %d was told of a promotion: %+v", r, got)
+			}
+		}
+		// Resident 2 withdraws (3 moves up), signs up again behind 1, and
+		// is promoted a second time when 3 and then 1 withdraw.
+		for _, s := range []struct {
+			r      int64
+			signUp bool
+		}{{2, false}, {1, true}, {2, true}, {3, false}, {1, false}} {
+			tick()
+			var err error
+			if s.signUp {
+				_, err = f.svc.SignUp(ctx, resident(s.r), a.ID)
+			} else {
+				_, err = f.svc.Cancel(ctx, resident(s.r), a.ID)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := mustInbox(t, db, 2, notify.WaitlistPromoted); len(got) != 2 {
+			t.Fatalf("resident 2 promoted twice, told %d times", len(got))
+		}
+		for r, want := range map[int64]int{1: 1, 3: 1} {
+			if got := mustInbox(t, db, r, notify.WaitlistPromoted); len(got) != want {
+				t.Fatalf("resident %d told %d times, want %d", r, len(got), want)
+			}
+		}
+		view, _ := f.svc.ActivityFor(ctx, resident(2), a.ID)
+		if view.MySignup == nil || view.MySignup.Status != Enrolled {
+			t.Fatalf("resident 2 ends %+v", view.MySignup)
 		}
 	})
 }

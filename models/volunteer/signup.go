@@ -178,7 +178,7 @@ func (s *Service) Cancel(ctx context.Context, who Resident, activity int64) (Sig
 			return apperr.Internal(err)
 		}
 		if was == Enrolled {
-			if err := promote(tx, a, now); err != nil {
+			if err := promote(ctx, tx, a, now); err != nil {
 				return err
 			}
 		}
@@ -188,9 +188,10 @@ func (s *Service) Cancel(ctx context.Context, who Resident, activity int64) (Sig
 	return out, err
 }
 
-// promote gives a freed place to the first waitlisted sign-up, or gives
-// the place back to the activity.
-func promote(tx *gorm.DB, a Activity, now time.Time) error {
+// promote gives a freed place to the first waitlisted sign-up, telling
+// them 候补成功 in the same transaction, or gives the place back to the
+// activity.
+func promote(ctx context.Context, tx *gorm.DB, a Activity, now time.Time) error {
 	var next Signup
 	err := tx.Where("activity_id = ? AND status = ?", a.ID, Waitlisted).Order("updated_at, id").Take(&next).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -198,6 +199,9 @@ func promote(tx *gorm.DB, a Activity, now time.Time) error {
 	}
 	if err != nil {
 		return apperr.Internal(err)
+	}
+	if err := notifyPromoted(ctx, tx, a, next); err != nil {
+		return err
 	}
 	return dbErr(tx.Model(&next).Updates(map[string]any{"status": Enrolled, "updated_at": now}).Error)
 }

@@ -167,6 +167,22 @@ func TestDutyOverHTTP(t *testing.T) {
 		if list := r.Body["data"].([]any); len(list) != 1 || list[0].(map[string]any)["resident_name"] != win.name || len(list[0].(map[string]any)["photos"].([]any)) != 1 {
 			t.Fatalf("reports: %s", r.Raw)
 		}
+		// The report's photo opens for the branch's staff and the member who
+		// filed it; another member of the village and a store clerk are refused.
+		evidencePath := fmt.Sprintf("/api/v1/evidence/%d", photo)
+		for _, c := range []*client{worker, win.mp} {
+			path := evidencePath
+			if c == win.mp {
+				path = fmt.Sprintf("/mp/v1/me/evidence/%d", photo)
+			}
+			if got := c.do("GET", path, nil); got.Status != http.StatusOK || got.Header.Get("Content-Type") != "image/jpeg" {
+				t.Fatalf("report photo at %s: %d %s", path, got.Status, got.Raw)
+			}
+		}
+		wantStatus(t, winners[1].mp.do("GET", fmt.Sprintf("/mp/v1/me/evidence/%d", photo), nil), http.StatusNotFound, "NOT_FOUND")
+		clerk := mustLogin(t, a, w.logins[staff.StoreClerk])
+		wantStatus(t, clerk.do("GET", evidencePath, nil), http.StatusForbidden, "FORBIDDEN")
+
 		r = worker.do("GET", v+"/duty-missing-reports", nil)
 		wantStatus(t, r, http.StatusOK, "")
 		missing := r.data()["members"].([]any)
@@ -304,7 +320,7 @@ func TestDutyOverHTTP(t *testing.T) {
 		}
 		other := mustLogin(t, a, "b_admin_duty")
 		for _, c := range []struct{ method, path string }{
-			{"GET", path}, {"GET", path + "/items"}, {"GET", path + "/objections"}, {"GET", path + "/workbook.xlsx"},
+			{"GET", path}, {"GET", path + "/items"}, {"GET", path + "/objections"}, {"GET", path + "/workbook.xlsx"}, {"GET", evidencePath},
 			{"PATCH", path}, {"PATCH", fmt.Sprintf("/api/v1/duty-posts/%d", post)}, {"POST", decide}, {"POST", resolve}, {"PUT", score(win.id)},
 		} {
 			var body any

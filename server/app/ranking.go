@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	miniprogramapi "github.com/villagepoints/jifen/miniprogram-api"
+	"github.com/villagepoints/jifen/models/audit"
 	"github.com/villagepoints/jifen/models/ranking"
 )
 
@@ -67,7 +68,8 @@ func (a *App) rankingRoutes(r *gin.Engine) {
 }
 
 // RebuildRankings rebuilds every leaderboard of a village, township or
-// county from the ledger (the rebuild-rankings subcommand).
+// county from the ledger (the rebuild-rankings subcommand, audited as the
+// system's).
 func RebuildRankings(ctx context.Context, a *App, regionID int64) (ranking.RebuildReport, error) {
-	return a.Ranking.RebuildRegion(ctx, regionID)
+	return a.Ranking.RebuildRegion(ctx, audit.Actor{Name: "system（rebuild-rankings 命令）"}, regionID)
 }

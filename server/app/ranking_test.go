@@ -124,5 +124,42 @@ func TestRankingsEndToEnd(t *testing.T) {
 		other := mustLogin(t, a, w.logins[staff.Supervisor])
 		wantStatus(t, other.do("POST", fmt.Sprintf("/api/v1/villages/%d/monthly-rankings", w.villageA.ID), map[string]any{"period_key": month}),
 			http.StatusForbidden, "FORBIDDEN")
+
+		// Each staff write on the rankings is audited as the staff member
+		// who made it, with the request that carried it; the refused ones
+		// are not.
+		var logged []struct {
+			ActorID              int64
+			ActorName, Action    string
+			VillageID            *int64
+			TargetID             int64
+			RequestID, AfterJSON string
+		}
+		if err := a.DB.Table("audit_log").Where("action LIKE ?", "ranking.%").Order("id").Find(&logged).Error; err != nil {
+			t.Fatal(err)
+		}
+		want := []struct {
+			action, actor string
+			village       int64
+			target        int64
+		}{
+			{"ranking.rebuild", string(staff.CountyAdmin), 0, w.county.ID},
+			{"ranking.freeze", string(staff.VillageAdmin), w.villageA.ID, id},
+			{"ranking.publish", string(staff.VillageAdmin), w.villageA.ID, id},
+			{"ranking.objection.resolve", string(staff.VillageAdmin), w.villageA.ID, oid},
+		}
+		if len(logged) != len(want) {
+			t.Fatalf("audit entries %+v", logged)
+		}
+		for i, w := range want {
+			e := logged[i]
+			if e.Action != w.action || e.ActorName != w.actor || e.ActorID == 0 || e.TargetID != w.target || e.RequestID == "" ||
+				(w.village == 0) != (e.VillageID == nil) || (e.VillageID != nil && *e.VillageID != w.village) {
+				t.Fatalf("audit entry %d: %+v, want %+v", i, e, w)
+			}
+		}
+		if !strings.Contains(logged[3].AfterJSON, "经核实无误") || !strings.Contains(logged[2].AfterJSON, `"notice_days":3`) {
+			t.Fatalf("audit details %+v", logged)
+		}
 	})
 }

@@ -59,6 +59,24 @@ func TestStoreOverHTTP(t *testing.T) {
 			t.Fatalf("shelf: %d %s", r.Status, r.Raw)
 		}
 
+		// A reward that takes volunteer points only: the villager's civic
+		// points do not pay for it, and they are told so.
+		wantStatus(t, admin.do("POST", "/api/v1/rewards", map[string]any{"region_id": w.villageA.ID, "kind": "service", "name": "理发",
+			"points": 10, "on_shelf": true, "tracks": []string{"gold"}}), http.StatusBadRequest, "INVALID_ARGUMENT")
+		r = admin.do("POST", "/api/v1/rewards", map[string]any{"region_id": w.villageA.ID, "kind": "service", "name": "理发",
+			"points": 10, "on_shelf": true, "tracks": []string{"volunteer"}})
+		wantStatus(t, r, http.StatusCreated, "")
+		haircut := int64(r.data()["id"].(float64))
+		if tr := r.data()["tracks"].([]any); len(tr) != 1 || tr[0] != "volunteer" {
+			t.Fatalf("tracks: %s", r.Raw)
+		}
+		r = villager.doKey("POST", "/mp/v1/me/redemptions", "order-haircut", map[string]any{"reward_id": haircut})
+		wantStatus(t, r, http.StatusUnprocessableEntity, "POINTS_TRACK_NOT_ACCEPTED")
+		if !strings.Contains(string(r.Raw), "只能用志愿积分兑换") {
+			t.Fatalf("refusal: %s", r.Raw)
+		}
+		wantStatus(t, admin.do("PATCH", fmt.Sprintf("/api/v1/rewards/%d", haircut), map[string]any{"on_shelf": false}), http.StatusOK, "")
+
 		order := map[string]any{"reward_id": rewardID}
 		wantStatus(t, villager.doKey("POST", "/mp/v1/me/redemptions", "", order), http.StatusBadRequest, "INVALID_ARGUMENT")
 		wantStatus(t, villager.doKey("POST", "/mp/v1/me/redemptions", "order-0001", map[string]any{"reward_id": rewardID, "resident_id": w.residentB.ID}),

@@ -48,6 +48,21 @@ func mySignup(t *testing.T, r response) map[string]any {
 	return s
 }
 
+// inboxOf is the caller's notifications of kind, as the mini-program lists
+// them.
+func inboxOf(t *testing.T, c *client, kind string) []map[string]any {
+	t.Helper()
+	r := c.do("GET", "/mp/v1/me/notifications", nil)
+	wantStatus(t, r, http.StatusOK, "")
+	var out []map[string]any
+	for _, it := range r.Body["data"].([]any) {
+		if it := it.(map[string]any); it["kind"] == kind {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
 func mustPNG(t *testing.T, r response) {
 	t.Helper()
 	if r.Status != http.StatusOK || r.Header.Get("Content-Type") != "image/png" {
@@ -122,6 +137,12 @@ func TestVolunteerOverHTTP(t *testing.T) {
 		wantStatus(t, v2.do("POST", mpAct+"/signup/cancellation", nil), http.StatusOK, "")
 		if r = v4.do("GET", mpAct, nil); mySignup(t, r)["status"] != volunteer.Enrolled {
 			t.Fatalf("after a cancellation the first waiting is not enrolled: %s", r.Raw)
+		}
+		if got := inboxOf(t, v4, "waitlist_promoted"); len(got) != 1 || got[0]["title"] != "候补成功" || got[0]["data"].(map[string]any)["title"] != "河道清理" {
+			t.Fatalf("v4's promotion notices: %v", got)
+		}
+		if got := inboxOf(t, v3, "waitlist_promoted"); len(got) != 0 {
+			t.Fatalf("an enrolled villager was told of a promotion: %v", got)
 		}
 		r = v1.do("GET", "/mp/v1/volunteer-activities", nil)
 		if r.Status != http.StatusOK || r.Body["page"].(map[string]any)["total"] != 1.0 {
@@ -257,6 +278,13 @@ func TestVolunteerOverHTTP(t *testing.T) {
 		}
 		if r = v2.do("GET", mpSecond, nil); r.data()["status"] != volunteer.ActivityCancelled || mySignup(t, r)["status"] != volunteer.Cancelled {
 			t.Fatalf("villager's view of a cancelled activity: %s", r.Raw)
+		}
+		got := inboxOf(t, v2, "activity_cancelled")
+		if len(got) != 1 || got[0]["title"] != "活动已取消" || !strings.Contains(got[0]["body"].(string), "敬老院打扫") || !strings.Contains(got[0]["body"].(string), "暴雨预警，活动取消") {
+			t.Fatalf("v2's cancellation notices: %v", got)
+		}
+		if got := inboxOf(t, v1, "activity_cancelled"); len(got) != 0 {
+			t.Fatalf("a villager who did not sign up was told: %v", got)
 		}
 		var after int64
 		a.DB.Table("ledger_postings").Where("type = ?", ledger.TypeVolunteerAttendance).Count(&after)

@@ -29,6 +29,10 @@ type WeChatConfig struct {
 	AccessTTL         time.Duration // MP_ACCESS_TOKEN_TTL
 	RefreshTTL        time.Duration // MP_REFRESH_TOKEN_TTL
 	InviteTTL         time.Duration // INVITE_CODE_TTL
+	// CallerTTL (MP_CALLER_CACHE_TTL) is how long a process reuses a
+	// session's resolved login and binding: the longest another replica
+	// may take to see a logout, unbind or rebind. 0 turns the cache off.
+	CallerTTL time.Duration
 	// DevLogin (DEV_LOGIN=1) mounts a login that takes any code, for the
 	// demo; it is refused whenever DATABASE_DSN is set.
 	DevLogin bool
@@ -63,6 +67,9 @@ func loadWeChatConfig(get func(k, def string) string, embedded bool) (WeChatConf
 			return c, fmt.Errorf("%s: want a duration such as %s", d.key, d.def)
 		}
 	}
+	if c.CallerTTL, err = time.ParseDuration(get("MP_CALLER_CACHE_TTL", "5s")); err != nil || c.CallerTTL < 0 || c.CallerTTL > time.Minute {
+		return c, errors.New("MP_CALLER_CACHE_TTL: want a duration from 0 (off) to 1m, such as 5s")
+	}
 	switch v := get("DEV_LOGIN", ""); v {
 	case "", "0":
 	case "1":
@@ -95,8 +102,13 @@ func (a *App) wireWeChat() error {
 		}
 	}
 	var err error
+	callerTTL := cfg.CallerTTL
+	if callerTTL == 0 {
+		callerTTL = -1 // off
+	}
 	a.Identity, err = identity.NewService(a.DB, a.KV, a.People, a.Vault, wx, identity.Config{
 		Secret: a.Config.SecretKey, AccessTTL: cfg.AccessTTL, RefreshTTL: cfg.RefreshTTL, InviteTTL: cfg.InviteTTL, DevLogin: cfg.DevLogin,
+		CallerTTL: callerTTL,
 	})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -159,7 +160,7 @@ func (h *Handlers) rebuildLeaderboards(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	rep, err := h.Ranking.RebuildRegion(c.Request.Context(), r.ID)
+	rep, err := h.Ranking.RebuildRegion(c.Request.Context(), actor(c), r.ID)
 	if err != nil {
 		return err
 	}
@@ -208,15 +209,13 @@ func (h *Handlers) putRankingSettings(c *gin.Context) error {
 	for _, t := range req.Titles {
 		st.Titles = append(st.Titles, ranking.TitleRule{Subject: ranking.Subject(t.Subject), Track: ledger.Track(t.Track), TopN: t.TopN, Title: t.Title})
 	}
-	out, err := h.Ranking.SaveSettings(c.Request.Context(), village, st, staffName(c))
+	out, err := h.Ranking.SaveSettings(c.Request.Context(), actor(c), village, st)
 	if err != nil {
 		return err
 	}
 	web.OK(c, out)
 	return nil
 }
-
-func staffName(c *gin.Context) string { return fmt.Sprintf("staff:%d", principal(c).StaffID) }
 
 func (h *Handlers) listMonthlyRankings(c *gin.Context) error {
 	village, err := villageParam(c, staff.ReadRanking)
@@ -250,8 +249,8 @@ func (h *Handlers) freezeMonthlyRanking(c *gin.Context) error {
 	if err := web.BindJSON(c, &req); err != nil {
 		return err
 	}
-	p, err := h.Ranking.Freeze(c.Request.Context(), ranking.FreezeRequest{VillageID: village, PeriodKey: req.PeriodKey,
-		Subject: ranking.Subject(req.Subject), Track: ledger.Track(req.Track), By: staffName(c)})
+	p, err := h.Ranking.Freeze(c.Request.Context(), actor(c), ranking.FreezeRequest{VillageID: village, PeriodKey: req.PeriodKey,
+		Subject: ranking.Subject(req.Subject), Track: ledger.Track(req.Track)})
 	if err != nil {
 		return err
 	}
@@ -298,7 +297,7 @@ func (h *Handlers) publishMonthlyRanking(c *gin.Context) error {
 	if err := web.BindJSON(c, &req); err != nil {
 		return err
 	}
-	p, err := h.Ranking.Publish(c.Request.Context(), id, req.NoticeDays)
+	p, err := h.Ranking.Publish(c.Request.Context(), actor(c), id, req.NoticeDays)
 	if err != nil {
 		return err
 	}
@@ -311,7 +310,7 @@ func (h *Handlers) finalizeMonthlyRanking(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.Ranking.Finalize(c.Request.Context(), id)
+	p, err := h.Ranking.Finalize(c.Request.Context(), actor(c), id)
 	if err != nil {
 		return err
 	}
@@ -353,7 +352,7 @@ func (h *Handlers) resolveRankingObjection(c *gin.Context) error {
 	if err := web.BindJSON(c, &req); err != nil {
 		return err
 	}
-	o, p, err := h.Ranking.Resolve(c.Request.Context(), id, ranking.Resolution{Corrected: req.Decision == "corrected", Reply: req.Reply, By: staffName(c)})
+	o, p, err := h.Ranking.Resolve(c.Request.Context(), actor(c), id, ranking.Resolution{Corrected: req.Decision == "corrected", Reply: req.Reply})
 	if err != nil {
 		return err
 	}
@@ -391,6 +390,10 @@ func (h *Handlers) exportMonthlyRanking(c *gin.Context) error {
 
 type noticeQuery struct {
 	Top int `form:"top" binding:"omitempty,min=1,max=60"`
+	// Page (notice only) prints page Page of the whole ranking instead of
+	// its top (ranking.NoticePerPage names a page); the answer's
+	// X-Total-Pages header says how many there are.
+	Page int `form:"page" binding:"omitempty,min=1,max=1000"`
 }
 
 func (h *Handlers) notice(c *gin.Context, render func(ranking.Publication, int, string, time.Time) ([]byte, error), p ranking.Publication) error {
@@ -414,7 +417,20 @@ func (h *Handlers) monthlyRankingNotice(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.notice(c, ranking.RenderNotice, p)
+	var q noticeQuery
+	if err := web.BindQuery(c, &q); err != nil {
+		return err
+	}
+	if q.Page == 0 {
+		return h.notice(c, ranking.RenderNotice, p)
+	}
+	b, err := ranking.RenderNoticePage(p, q.Page, h.RankingFont, time.Now())
+	if err != nil {
+		return err
+	}
+	c.Header("X-Total-Pages", strconv.Itoa(ranking.NoticePages(p)))
+	c.Data(http.StatusOK, "image/png", b)
+	return nil
 }
 
 func (h *Handlers) monthlyRankingRedBlack(c *gin.Context) error {

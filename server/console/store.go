@@ -5,6 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/villagepoints/jifen/models/ledger"
 	"github.com/villagepoints/jifen/models/people"
 	"github.com/villagepoints/jifen/models/staff"
 	"github.com/villagepoints/jifen/models/store"
@@ -122,6 +123,10 @@ type createRewardRequest struct {
 	ValidUntil          *time.Time `json:"valid_until"`
 	MerchantID          *int64     `json:"merchant_id" binding:"omitempty,gt=0"`
 	Photos              []string   `json:"photos" binding:"max=9"`
+
+	// Tracks are the point tracks that may pay (civic, party,
+	// volunteer); empty or absent: any the village lets be spent.
+	Tracks []ledger.Track `json:"tracks"`
 }
 
 func (h *Handlers) createReward(c *gin.Context) error {
@@ -136,7 +141,7 @@ func (h *Handlers) createReward(c *gin.Context) error {
 	r, err := h.Store.CreateReward(c.Request.Context(), h.storeStaff(c, staff.ManageStore), req.RegionID, store.RewardInput{
 		Kind: store.Kind(req.Kind), Name: req.Name, Description: req.Description, Points: req.Points, CostFen: req.CostFen,
 		LimitResidentMonth: req.LimitResidentMonth, LimitHouseholdMonth: req.LimitHouseholdMonth, OnShelf: req.OnShelf,
-		StockTracked: tracked, InitialStock: req.InitialStock, LowStockAt: req.LowStockAt, ValidFrom: req.ValidFrom,
+		Tracks: req.Tracks, StockTracked: tracked, InitialStock: req.InitialStock, LowStockAt: req.LowStockAt, ValidFrom: req.ValidFrom,
 		ValidUntil: req.ValidUntil, MerchantID: req.MerchantID, Photos: req.Photos,
 	})
 	if err != nil {
@@ -177,6 +182,9 @@ type updateRewardRequest struct {
 	MerchantID          *int64     `json:"merchant_id" binding:"omitempty,gt=0"`
 	ClearMerchant       bool       `json:"clear_merchant"`
 	Photos              *[]string  `json:"photos" binding:"omitempty,max=9"`
+
+	// Tracks replaces the tracks that may pay; [] means any.
+	Tracks *[]ledger.Track `json:"tracks"`
 }
 
 func (h *Handlers) updateReward(c *gin.Context) error {
@@ -190,7 +198,7 @@ func (h *Handlers) updateReward(c *gin.Context) error {
 	}
 	p := store.RewardPatch{Name: req.Name, Description: req.Description, Points: req.Points, CostFen: req.CostFen,
 		LimitResidentMonth: req.LimitResidentMonth, LimitHouseholdMonth: req.LimitHouseholdMonth, OnShelf: req.OnShelf,
-		LowStockAt: req.LowStockAt, Photos: req.Photos,
+		Tracks: req.Tracks, LowStockAt: req.LowStockAt, Photos: req.Photos,
 		SetValidity: req.ClearValidity || req.ValidFrom != nil || req.ValidUntil != nil,
 		SetMerchant: req.ClearMerchant || req.MerchantID != nil}
 	if !req.ClearValidity {

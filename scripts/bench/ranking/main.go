@@ -26,6 +26,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -48,8 +50,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/villagepoints/jifen/models/audit"
 	"github.com/villagepoints/jifen/models/identity"
 	"github.com/villagepoints/jifen/models/kv"
+	"github.com/villagepoints/jifen/models/pii"
 	"github.com/villagepoints/jifen/models/ranking"
 	"github.com/villagepoints/jifen/models/sqldb"
 	"github.com/villagepoints/jifen/rules"
@@ -77,7 +81,13 @@ func main() {
 	skipLoad := flag.Bool("rebuild-only", false, "stop after the rebuild")
 	rounds := flag.Int("rounds", 3, "rounds alternating /healthz and each read")
 	naiveFor := flag.Duration("naive-duration", 45*time.Second, "measuring time of each naive SQL scenario (its reads take seconds)")
+	lastMonth := flag.Bool("last-month", false, "read last month's boards (a whole month of postings) instead of this month's (as many days as have passed)")
+	only := flag.String("only", "", "if set, run only the read scenarios whose name contains this (e.g. \"county (mini\"), and the naive reads of their scope")
+	pprofAddr := flag.String("pprof", "", "if set, serve net/http/pprof here (e.g. 127.0.0.1:6060) to profile the reads while they run")
 	flag.Parse()
+	if *pprofAddr != "" {
+		go func() { log.Println(http.ListenAndServe(*pprofAddr, nil)) }()
+	}
 	ctx := context.Background()
 
 	dbName, dbDSN, drop := mustDatabase(*dsn)
@@ -127,7 +137,7 @@ func main() {
 		}
 	}
 	memBefore := usedMemory(ctx, a.KV)
-	rep, err := a.Ranking.RebuildRegion(ctx, w.county)
+	rep, err := a.Ranking.RebuildRegion(ctx, audit.System, w.county)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -165,10 +175,20 @@ func main() {
 	go srv.Serve(ln)
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
-	month := rules.Month.Key(time.Now())
+	now := time.Now()
+	which := "this month's"
+	if *lastMonth {
+		now, which = rules.Month.Start(now).Add(-time.Hour), "last month's"
+	}
+	month := rules.Month.Key(now)
+	var inMonth int64
+	if err := sqlDB.QueryRow("SELECT COUNT(*) FROM ledger_postings WHERE created_at >= ? AND created_at < ?",
+		rules.Month.Start(now).UTC(), rules.Month.End(now).UTC()).Scan(&inMonth); err != nil {
+		log.Fatal(err)
+	}
 
-	fmt.Printf("\n%d clients, %s per scenario, top 50 + me (±2), this month's total board; %d rounds alternating /healthz and the reads\n",
-		o.clients, o.duration, *rounds)
+	fmt.Printf("\n%d clients, %s per scenario, top 50 + me (±2), %s (%s) total board, %d postings in the month (%.0f per village); %d rounds alternating /healthz and the reads\n",
+		o.clients, o.duration, which, month, inMonth, float64(inMonth)/float64(o.villages), *rounds)
 	fmt.Printf("%-8s %-44s %10s %9s %9s %9s\n", "round", "scenario", "req/s", "p50 ms", "p99 ms", "errors")
 	type scenario struct {
 		name string
@@ -180,9 +200,13 @@ func main() {
 		{"leaderboard county (mini-program, auth)", func(int) string {
 			return "/mp/v1/me/leaderboard?scope=county&page_size=50&period=month&key=" + month
 		}, true},
-		{"leaderboard village (no auth)", func(i int) string { return benchURL("village", tokens[i%len(tokens)].resident) }, false},
-		{"leaderboard county (no auth)", func(i int) string { return benchURL("county", tokens[i%len(tokens)].resident) }, false},
+		{"leaderboard village (no auth)", func(i int) string { return benchURL("village", tokens[i%len(tokens)].resident, month) }, false},
+		{"leaderboard county (no auth)", func(i int) string { return benchURL("county", tokens[i%len(tokens)].resident, month) }, false},
 	}
+	if *only != "" {
+		reads = slices.DeleteFunc(reads, func(sc scenario) bool { return !strings.Contains(sc.name, *only) })
+	}
+	checkNaive(base, tokens, month)
 	// ratios[name] holds, per round, the scenario's throughput over the
 	// /healthz throughput measured just before it.
 	ratios := map[string][]float64{}
@@ -205,11 +229,14 @@ func main() {
 	naiveRes := map[string]result{}
 	naiveOne := map[string]time.Duration{}
 	for _, sc := range []string{"village", "county"} {
+		if !slices.ContainsFunc(reads, func(r scenario) bool { return strings.Contains(r.name, sc) }) {
+			continue
+		}
 		// One read alone first, then the same concurrency as above.
 		var one []float64
 		for i := range 3 {
 			t := time.Now()
-			resp, err := http.Get(base + naiveURL(sc, tokens[i].resident))
+			resp, err := http.Get(base + naiveURL(sc, tokens[i].resident, month))
 			if err != nil {
 				log.Fatal(err)
 			}
@@ -219,7 +246,7 @@ func main() {
 		}
 		naiveOne[sc] = time.Duration(median(one))
 		fmt.Printf("%-8s %-44s %10s %9.2f\n", "alone", "naive SQL "+sc, "", ms(naiveOne[sc]))
-		r := load(base, func(i int) string { return naiveURL(sc, tokens[i%len(tokens)].resident) }, tokens, false, o.clients, *naiveFor)
+		r := load(base, func(i int) string { return naiveURL(sc, tokens[i%len(tokens)].resident, month) }, tokens, false, o.clients, *naiveFor)
 		show(0, "naive SQL "+sc, r)
 		naiveRes[sc] = r
 	}
@@ -456,6 +483,7 @@ func mustVillagers(ctx context.Context, a *app.App, db *sql.DB, w world, n int, 
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	var out []villager
+	taken := map[int64]bool{} // a resident is bound to one WeChat user at most
 	for i := range n {
 		res, err := id.DevLogin(ctx, fmt.Sprintf("bench%d", i))
 		if err != nil {
@@ -463,6 +491,11 @@ func mustVillagers(ctx context.Context, a *app.App, db *sql.DB, w world, n int, 
 		}
 		v := w.villages[rng.IntN(len(w.villages))]
 		r := w.residentsOf[v][rng.IntN(len(w.residentsOf[v]))]
+		for taken[r] {
+			v = w.villages[rng.IntN(len(w.villages))]
+			r = w.residentsOf[v][rng.IntN(len(w.residentsOf[v]))]
+		}
+		taken[r] = true
 		if _, err := db.ExecContext(ctx, "UPDATE mp_users SET resident_id = ?, village_id = ?, bound_via = 'bench', bound_at = NOW(6) WHERE openid = ?",
 			r, v, fmt.Sprintf("dev_bench%d", i)); err != nil {
 			log.Fatal(err)
@@ -472,8 +505,8 @@ func mustVillagers(ctx context.Context, a *app.App, db *sql.DB, w world, n int, 
 	return out
 }
 
-func benchURL(scope string, resident int64) string {
-	return fmt.Sprintf("/bench/leaderboard?scope=%s&me=%d", scope, resident)
+func benchURL(scope string, resident int64, month string) string {
+	return fmt.Sprintf("/bench/leaderboard?scope=%s&me=%d&key=%s", scope, resident, month)
 }
 
 // benchRead is the mini-program read without its authentication: the
@@ -481,7 +514,7 @@ func benchURL(scope string, resident int64) string {
 func benchRead(a *app.App, w world) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		me, _ := strconv.ParseInt(c.Query("me"), 10, 64)
-		b, err := a.Ranking.VillageBoard(c, w.villageOf[me], ranking.SubjectResident, ranking.ScopeKind(c.Query("scope")), rules.Month, "", ranking.TrackTotal)
+		b, err := a.Ranking.VillageBoard(c, w.villageOf[me], ranking.SubjectResident, ranking.ScopeKind(c.Query("scope")), rules.Month, c.Query("key"), ranking.TrackTotal)
 		if err != nil {
 			c.AbortWithStatus(500)
 			return
@@ -500,22 +533,31 @@ func benchRead(a *app.App, w world) gin.HandlerFunc {
 	}
 }
 
-func naiveURL(scope string, resident int64) string {
-	return fmt.Sprintf("/bench/naive-leaderboard?scope=%s&me=%d", scope, resident)
+func naiveURL(scope string, resident int64, month string) string {
+	return fmt.Sprintf("/bench/naive-leaderboard?scope=%s&me=%d&key=%s", scope, resident, month)
 }
 
-// naiveReads answers the same read from SQL: sum every ranking posting of
-// the month per resident over the village (or county), order, take the top
-// 50 and find the caller's rank and neighbours.
+// naiveReads answers the same read from SQL, the way a CRUD system would:
+// SUM … GROUP BY … ORDER BY over the postings of the month, for every
+// resident of the village (or county), then the top 50, the caller's rank,
+// gap and neighbours, and their names masked. It answers the board's own
+// question: the postings that count (between a resident's account and the
+// village's issued, deducted or adjustments account, signed), a reversal
+// counted in the month of the posting it reverses, residents vetoed for
+// the month left out, ties in points ordered by who reached them first
+// (the latest counted posting, to the second, as the board's tie-break
+// clock; equal seconds as Redis orders equal scores: member ids as strings,
+// descending), standard competition ranks.
 type naiveReads struct {
 	db *sql.DB
 	w  world
 }
 
 type standing struct {
-	ID     int64 `json:"member_id"`
-	Points int64 `json:"points"`
-	Rank   int   `json:"rank"`
+	ID     int64  `json:"member_id"`
+	Name   string `json:"name"`
+	Points int64  `json:"points"`
+	Rank   int    `json:"rank"`
 }
 
 func (n *naiveReads) handle(c *gin.Context) {
@@ -524,24 +566,48 @@ func (n *naiveReads) handle(c *gin.Context) {
 	if c.Query("scope") == "village" {
 		villages = []int64{n.w.villageOf[me]}
 	}
-	from := rules.Month.Start(time.Now())
-	to := rules.Month.End(time.Now())
+	key := c.Query("key")
+	start, err := time.ParseInLocation("2006-01", key, rules.China)
+	if err != nil {
+		c.AbortWithStatus(400)
+		return
+	}
+	from, to := rules.Month.Start(start).UTC(), rules.Month.End(start).UTC()
 	in := strings.TrimSuffix(strings.Repeat("?,", len(villages)), ",")
-	args := []any{}
-	for range 2 {
+	var args []any
+	vs := func() {
 		for _, v := range villages {
 			args = append(args, v)
 		}
-		args = append(args, from.UTC(), to.UTC())
 	}
+	// Postings of the month (less the reversals of earlier months'
+	// postings), and reversals made later of the month's postings.
+	vs()
+	args = append(args, from, to, from)
+	vs()
+	args = append(args, to, from, to)
+	vs()
+	args = append(args, key)
 	rows, err := n.db.QueryContext(c, `SELECT owner, SUM(delta) AS points FROM (
-		SELECT to_owner AS owner, amount AS delta FROM ledger_postings WHERE village_id IN (`+in+`) AND created_at >= ? AND created_at < ?
-		  AND to_kind = 'resident' AND from_kind IN ('issued', 'deducted', 'adjustments')
+		SELECT CASE WHEN p.to_kind = 'resident' THEN p.to_owner ELSE p.from_owner END AS owner,
+		       CASE WHEN p.to_kind = 'resident' THEN p.amount ELSE -p.amount END AS delta, p.created_at AS at
+		  FROM ledger_postings p LEFT JOIN ledger_postings o ON o.id = p.reverses_id
+		 WHERE p.village_id IN (`+in+`) AND p.created_at >= ? AND p.created_at < ? AND (o.id IS NULL OR o.created_at >= ?)
+		   AND ((p.to_kind = 'resident' AND p.from_kind IN ('issued', 'deducted', 'adjustments'))
+		     OR (p.from_kind = 'resident' AND p.to_kind IN ('issued', 'deducted', 'adjustments')))
 		UNION ALL
-		SELECT from_owner, -amount FROM ledger_postings WHERE village_id IN (`+in+`) AND created_at >= ? AND created_at < ?
-		  AND from_kind = 'resident' AND to_kind IN ('issued', 'deducted', 'adjustments')
-		) x GROUP BY owner ORDER BY points DESC, owner`, args...)
+		SELECT CASE WHEN p.to_kind = 'resident' THEN p.to_owner ELSE p.from_owner END,
+		       CASE WHEN p.to_kind = 'resident' THEN p.amount ELSE -p.amount END, p.created_at
+		  FROM ledger_postings p JOIN ledger_postings o ON o.id = p.reverses_id
+		 WHERE p.village_id IN (`+in+`) AND p.created_at >= ? AND o.created_at >= ? AND o.created_at < ?
+		   AND ((p.to_kind = 'resident' AND p.from_kind IN ('issued', 'deducted', 'adjustments'))
+		     OR (p.from_kind = 'resident' AND p.to_kind IN ('issued', 'deducted', 'adjustments')))
+		) x
+		WHERE owner NOT IN (SELECT subject_id FROM ranking_vetoes
+		  WHERE village_id IN (`+in+`) AND subject = 'resident' AND period_key = ? AND revoked_at IS NULL)
+		GROUP BY owner ORDER BY points DESC, FLOOR(UNIX_TIMESTAMP(MAX(at))), CAST(owner AS CHAR) DESC`, args...)
 	if err != nil {
+		log.Printf("naive read: %v", err)
 		c.AbortWithStatus(500)
 		return
 	}
@@ -550,10 +616,15 @@ func (n *naiveReads) handle(c *gin.Context) {
 	for rows.Next() {
 		var s standing
 		if err := rows.Scan(&s.ID, &s.Points); err != nil {
+			log.Printf("naive read: %v", err)
 			c.AbortWithStatus(500)
 			return
 		}
 		all = append(all, s)
+	}
+	if rows.Err() != nil {
+		c.AbortWithStatus(500)
+		return
 	}
 	mine := -1
 	for i := range all {
@@ -566,11 +637,119 @@ func (n *naiveReads) handle(c *gin.Context) {
 			mine = i
 		}
 	}
-	out := gin.H{"total": len(all), "entries": all[:min(50, len(all))]}
+	top := all[:min(50, len(all))]
+	var around []standing
 	if mine >= 0 {
-		out["me"] = gin.H{"rank": all[mine].Rank, "points": all[mine].Points, "neighbours": all[max(0, mine-2):min(len(all), mine+3)]}
+		around = all[max(0, mine-2):min(len(all), mine+3)]
+	}
+	// Names of the shown residents, masked.
+	ids := make([]any, 0, len(top)+len(around))
+	for _, s := range append(slices.Clone(top), around...) {
+		ids = append(ids, s.ID)
+	}
+	names := map[int64]string{}
+	if len(ids) > 0 {
+		nr, err := n.db.QueryContext(c, "SELECT id, name FROM residents WHERE id IN ("+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+")", ids...)
+		if err != nil {
+			c.AbortWithStatus(500)
+			return
+		}
+		for nr.Next() {
+			var id int64
+			var name string
+			if err := nr.Scan(&id, &name); err != nil {
+				nr.Close()
+				c.AbortWithStatus(500)
+				return
+			}
+			names[id] = pii.MaskName(name)
+		}
+		nr.Close()
+	}
+	for _, list := range [][]standing{top, around} {
+		for i := range list {
+			list[i].Name = names[list[i].ID]
+		}
+	}
+	out := gin.H{"total": len(all), "entries": top}
+	if mine >= 0 {
+		gap := int64(0)
+		for i := mine - 1; i >= 0; i-- {
+			if all[i].Points > all[mine].Points {
+				gap = all[i].Points - all[mine].Points
+				break
+			}
+		}
+		out["me"] = gin.H{"rank": all[mine].Rank, "points": all[mine].Points, "gap_to_next_rank": gap, "neighbours": around}
 	}
 	c.JSON(200, gin.H{"data": out})
+}
+
+// checkNaive compares the naive read with the board read for a few
+// callers at both scopes: the same top 50 (member, masked name, points,
+// rank) and the same standing of the caller. Ties in points reached in the
+// same second may be ordered differently; they are reported, not fatal.
+func checkNaive(base string, tokens []villager, month string) {
+	type page struct {
+		Data struct {
+			Total   int64 `json:"total"`
+			Entries []struct {
+				ID     int64  `json:"member_id"`
+				Name   string `json:"name"`
+				Points int64  `json:"points"`
+				Rank   int64  `json:"rank"`
+			} `json:"entries"`
+			Me *struct {
+				Rank   int64 `json:"rank"`
+				Points int64 `json:"points"`
+				Gap    int64 `json:"gap_to_next_rank"`
+			} `json:"me"`
+		} `json:"data"`
+	}
+	get := func(url string) page {
+		resp, err := http.Get(base + url)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var p page
+		if err := json.NewDecoder(resp.Body).Decode(&p); err != nil || resp.StatusCode != 200 {
+			log.Fatalf("%s: %d %v", url, resp.StatusCode, err)
+		}
+		return p
+	}
+	same, differ := 0, 0
+	for _, scope := range []string{"village", "county"} {
+		// A few callers, then callers ranked 10th and 40th on the board of
+		// the first (most random callers have no points this month).
+		var callers []int64
+		for _, tk := range tokens[:min(5, len(tokens))] {
+			callers = append(callers, tk.resident)
+		}
+		if es := get(benchURL(scope, callers[0], month)).Data.Entries; len(es) > 0 {
+			callers = append(callers, es[min(9, len(es)-1)].ID, es[min(39, len(es)-1)].ID)
+		}
+		for _, me := range callers {
+			b, n := get(benchURL(scope, me, month)), get(naiveURL(scope, me, month))
+			// The board answers "not ranked" (rank 0) where the naive read
+			// has no standing for the caller.
+			ranked := b.Data.Me != nil && b.Data.Me.Rank > 0
+			ok := b.Data.Total == n.Data.Total && len(b.Data.Entries) == len(n.Data.Entries) && ranked == (n.Data.Me != nil)
+			for i := 0; ok && i < len(b.Data.Entries); i++ {
+				ok = b.Data.Entries[i] == n.Data.Entries[i]
+			}
+			if ok && ranked {
+				ok = *b.Data.Me == *n.Data.Me
+			}
+			if ok {
+				same++
+			} else {
+				differ++
+				fmt.Printf("naive and board differ (%s, resident %d):\n  board %+v %+v\n  naive %+v %+v\n", scope, me, b.Data.Me, b.Data.Entries, n.Data.Me, n.Data.Entries)
+			}
+		}
+	}
+	fmt.Printf("naive SQL and board reads agree on %d of %d reads (top 50 with masked names, total, my rank, points, gap)\n", same, same+differ)
 }
 
 type result struct {

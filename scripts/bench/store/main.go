@@ -3,15 +3,21 @@
 // rate (an Award) in the same run, at the same concurrency, and prints the
 // ratio. The target is at least 0.50 at 64 concurrent residents.
 //
-// An order is the whole mini-program use case in one transaction: the
-// reward row locked and its stock reserved, the order row with its pickup
-// code, the ledger hold (postings, holder balances, hold row) through
-// ledger.In, the order linked to its hold, and the "ready for pickup"
-// message queued. Each client is one resident ordering for themselves; the
-// baseline client awards points to the same resident. Rewards belong to a
-// township store shared by every village, so -rewards 1 is a single hot
-// reward all clients fight over. The ledger's Sealer and outbox Relay
-// (Redis balances) run in the background during both, as in production.
+// An order is the whole mini-program use case: the reward read, then one
+// transaction with the order row and its pickup code, the ledger hold
+// (postings, holder balances, hold row) through ledger.In, and the
+// reward's stock reserved last. Each client is one resident ordering for
+// themselves; the baseline client awards points to the same resident.
+// Rewards belong to a township store shared by every village, so
+// -rewards 1 is a single hot reward all clients fight over. The ledger's
+// Sealer and outbox Relays (Redis balances, and the store's "ready for
+// pickup" messages) run in the background during all sides, as in
+// production, so their cost is in the figures.
+//
+// Before measuring it counts what one award, hold and order send to the
+// server (-statements): statements, BEGIN and COMMIT included, and
+// prepares, which should be 0 once the statement caches are warm.
+// -cpuprofile profiles the client side of the measured runs.
 //
 // It creates a throwaway database and drops it afterwards. Not run in CI:
 //
@@ -25,6 +31,7 @@ import (
 	"log"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +60,8 @@ func main() {
 	villages := flag.Int("villages", 20, "villages the residents are spread over")
 	limited := flag.Bool("limited", false, "give every reward a monthly limit per resident and household, so orders also count them")
 	every := flag.Duration("every", 500*time.Millisecond, "Sealer and Relay interval")
+	countStatements := flag.Bool("statements", true, "first count the SQL statements of one award, hold and order (run one after another on a one-connection pool)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the measured runs (this process: the client side) to this file")
 	flag.Parse()
 
 	ctx := context.Background()
@@ -76,6 +85,7 @@ func main() {
 	}
 	sealer := ledger.NewSealer(led)
 	relay := ledger.NewRelay(led, ledger.NewRedisBalances(rc))
+	ready := ledger.NewRelay(led, st.ReadyNotices())
 
 	// A county, one township, its villages.
 	region := func(parent *int64, level people.Level, name string) int64 {
@@ -132,6 +142,21 @@ func main() {
 		return err
 	}
 
+	if *countStatements {
+		printStatements(ctx, *dsn, db, customers, admin, *limited)
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+
 	fmt.Printf("store benchmark: %s per cell and side, %d villages, MariaDB %s\n\n", *duration, *villages, serverVersion(db))
 	fmt.Printf("%-8s %-8s %10s %10s %10s %7s %13s %13s %13s\n", "clients", "rewards", "awards/s", "holds/s", "orders/s", "ratio",
 		"db cpu/award", "db cpu/hold", "db cpu/order")
@@ -159,6 +184,7 @@ func main() {
 			var bg sync.WaitGroup
 			bg.Go(func() { sealer.Run(bgCtx, *every) })
 			bg.Go(func() { relay.Run(bgCtx, *every) })
+			bg.Go(func() { ready.Run(bgCtx, *every) })
 			for range *rounds {
 				base.add(measure(ctx, c, *duration/time.Duration(*rounds), rewards, award))
 				held.add(measure(ctx, c, *duration/time.Duration(*rounds), rewards, hold))
@@ -172,6 +198,9 @@ func main() {
 				log.Fatal(err)
 			}
 			if _, err := relay.Drain(ctx); err != nil {
+				log.Fatal(err)
+			}
+			if _, err := ready.Drain(ctx); err != nil {
 				log.Fatal(err)
 			}
 		}
@@ -198,6 +227,97 @@ func main() {
 	}
 	fmt.Printf("\nafter the runs: %d orders, %d postings; every village verifies, stock + reserved = initial stock, reserved = open orders\n",
 		count(db, "SELECT COUNT(*) FROM store_orders"), count(db, "SELECT COUNT(*) FROM ledger_postings"))
+}
+
+// printStatements counts what one award, one bare hold and one order send
+// to the server, measured with the session's Questions counter on a pool of
+// one connection (so every statement of the operation, its transaction's
+// BEGIN and COMMIT included, is on that session). The operations run one
+// after another, so nothing waits or retries.
+func printStatements(ctx context.Context, dsn string, shared *gorm.DB, customers []store.Customer, admin store.Staff, limited bool) {
+	var name string
+	shared.Raw("SELECT DATABASE()").Scan(&name)
+	cfg, err := mysqldrv.ParseDSN(dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.DBName = name
+	db, err := sqldb.Open(sqldb.Options{DSN: cfg.FormatDSN(), MaxOpenConns: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sqldb.Close(db)
+	led := ledger.New(db, ledger.Options{})
+	st, err := store.New(db, people.NewStore(db, nil), nil, store.LedgerOptions(led, store.Options{PickupKey: []byte(strings.Repeat("k", 32))}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	rw, err := store.New(shared, people.NewStore(shared, nil), nil, store.LedgerOptions(ledger.New(shared, ledger.Options{}), store.Options{PickupKey: []byte(strings.Repeat("k", 32))}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	in := store.RewardInput{Kind: store.KindGoods, Name: "statements", Points: 1, OnShelf: true, StockTracked: true, InitialStock: 1000}
+	if limited {
+		in.LimitResidentMonth, in.LimitHouseholdMonth = 1000, 1000
+	}
+	reward, err := rw.CreateReward(ctx, admin, customers[0].VillageID, in)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c := customers[0]
+	// status reads the session's counters: statements (Questions; BEGIN
+	// and COMMIT count, prepares do not) and prepares.
+	status := func() (int64, int64) {
+		var rows []struct {
+			VariableName string
+			Value        int64
+		}
+		if err := db.Raw("SHOW SESSION STATUS WHERE Variable_name IN ('Questions', 'Com_stmt_prepare')").Scan(&rows).Error; err != nil {
+			log.Fatal(err)
+		}
+		var q, p int64
+		for _, r := range rows {
+			if r.VariableName == "Questions" {
+				q = r.Value
+			} else {
+				p = r.Value
+			}
+		}
+		return q, p
+	}
+	const n = 20
+	type count struct{ statements, prepares float64 }
+	per := func(op func(i int) error) count {
+		for i := range 3 { // warm caches and prepared statements
+			if err := op(-1 - i); err != nil {
+				log.Fatal(err)
+			}
+		}
+		q0, p0 := status()
+		for i := range n {
+			if err := op(i); err != nil {
+				log.Fatal(err)
+			}
+		}
+		q1, p1 := status()
+		return count{float64(q1-q0-1) / n, float64(p1-p0) / n} // less the SHOW itself
+	}
+	award := per(func(i int) error {
+		_, err := led.Award(ctx, ledger.AwardRequest{VillageID: c.VillageID, Holder: ledger.Resident(c.ResidentID), Track: ledger.TrackCivic,
+			Amount: 1, Actor: ledger.StaffActor(1), IdempotencyKey: fmt.Sprintf("stmt-a%d", i)})
+		return err
+	})
+	hold := per(func(i int) error {
+		_, err := led.PlaceHold(ctx, ledger.HoldRequest{VillageID: c.VillageID, Holder: ledger.Resident(c.ResidentID), Amount: 1,
+			Source: ledger.Source{Type: "bench", ID: 1}, Actor: ledger.ResidentActor(c.ResidentID), IdempotencyKey: fmt.Sprintf("stmt-h%d", i)})
+		return err
+	})
+	order := per(func(i int) error {
+		_, err := st.PlaceOrder(ctx, c, store.OrderRequest{RewardID: reward.ID, Quantity: 1, IdempotencyKey: fmt.Sprintf("stmt-o%d", i)})
+		return err
+	})
+	fmt.Printf("per operation: statements (BEGIN/COMMIT included) and prepares\n  award %.1f + %.1f, hold %.1f + %.1f, order %.1f + %.1f\n\n",
+		award.statements, award.prepares, hold.statements, hold.prepares, order.statements, order.prepares)
 }
 
 // serverCPU reads the CPU time the local database server process has used
