@@ -138,6 +138,65 @@ func TestEnqueueIsPartOfTheProducersTransaction(t *testing.T) {
 	})
 }
 
+func TestEnqueueAllSkipsUsedKeysAndQueuesOneDeliveryEach(t *testing.T) {
+	sqltest.Each(t, func(t *testing.T, db *gorm.DB) {
+		keyed := func(resident int64, key string) notify.Message {
+			m := award(resident, "5")
+			m.DedupKey = key
+			return m
+		}
+		used := mustEnqueue(t, db, keyed(1, "posting:2"))
+		var batch []notify.Message
+		for i := range 450 { // more than one multi-row insert
+			batch = append(batch, keyed(int64(i%7+1), fmt.Sprintf("posting:%d", i)))
+		}
+		enqueueAll := func(ms []notify.Message) error {
+			return sqldb.InTx(ctx, db, func(tx *gorm.DB) error { return notify.EnqueueAll(ctx, tx, notify.PointsAwarded, ms) })
+		}
+		for range 2 { // a redelivered batch adds nothing
+			if err := enqueueAll(batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := mustCount(t, db, "notifications"); n != 450 {
+			t.Fatalf("%d notifications, want 450 (one per key)", n)
+		}
+		if n := mustCount(t, db, "notification_deliveries"); n != 450 {
+			t.Fatalf("%d deliveries, want 450", n)
+		}
+		var orphans int64
+		db.Raw(`SELECT COUNT(*) FROM notifications n WHERE NOT EXISTS
+			(SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id)`).Scan(&orphans)
+		if orphans != 0 {
+			t.Fatalf("%d notifications without a delivery", orphans)
+		}
+		var first notify.Notification
+		if err := db.Where("kind = ? AND dedup_key = ?", notify.PointsAwarded, "posting:2").First(&first).Error; err != nil || first.ID != used {
+			t.Fatalf("the key used before now names notification %d (%v), want %d", first.ID, err, used)
+		}
+		var sample notify.Notification
+		if err := db.Where("dedup_key = ?", "posting:449").First(&sample).Error; err != nil {
+			t.Fatal(err)
+		}
+		if sample.ResidentID != 449%7+1 || !strings.Contains(sample.Body, "5") {
+			t.Fatalf("posting:449 reads %+v", sample)
+		}
+
+		for _, bad := range [][]notify.Message{
+			{award(1, "5")}, // no key
+			{keyed(1, "a"), {ResidentID: 1, Kind: notify.PointsDeducted, DedupKey: "b", Data: map[string]string{"points": "5", "reason": "x", "balance": "1"}}},
+			{keyed(1, "c"), keyed(0, "d")}, // no resident
+		} {
+			if err := enqueueAll(bad); err == nil {
+				t.Errorf("EnqueueAll accepted %+v", bad)
+			}
+		}
+		if n := mustCount(t, db, "notifications"); n != 450 {
+			t.Fatalf("a refused batch left messages: %d", n)
+		}
+	})
+}
+
 func TestInboxIsPerResident(t *testing.T) {
 	sqltest.Each(t, func(t *testing.T, db *gorm.DB) {
 		inbox := notify.NewInbox(db)

@@ -59,13 +59,12 @@ func (n readyNotices) DeliverTx(ctx context.Context, tx *gorm.DB, villageID int6
 	if err != nil {
 		return err
 	}
-	for _, o := range orders {
-		if _, err := notify.Enqueue(ctx, tx, notify.Message{ResidentID: o.ResidentID, Kind: notify.RedemptionReady,
+	ms := make([]notify.Message, len(orders))
+	for i, o := range orders {
+		ms[i] = notify.Message{ResidentID: o.ResidentID, Kind: notify.RedemptionReady,
 			DedupKey: "store-order:" + strconv.FormatInt(o.ID, 10), Data: map[string]string{
 				"item": o.item(), "place": st.PickupPlace, "deadline": o.PickupBy.In(n.s.loc).Format("2006-01-02 15:04"),
-			}}); err != nil {
-			return err
-		}
+			}}
 	}
-	return nil
+	return notify.EnqueueAll(ctx, tx, notify.RedemptionReady, ms)
 }
