@@ -145,26 +145,16 @@ func (h *Volunteer) scan(action string) func(c *gin.Context) error {
 	}
 }
 
-// daysQuery is a range of China calendar days, both inclusive.
-type daysQuery struct {
-	From string `form:"from" binding:"max=10"`
-	To   string `form:"to" binding:"max=10"`
-}
-
 func (h *Volunteer) myRecord(c *gin.Context) error {
 	who, err := bound(c)
 	if err != nil {
 		return err
 	}
-	var q daysQuery
+	var q web.DayRange
 	if err := web.BindQuery(c, &q); err != nil {
 		return err
 	}
-	from, until, err := volunteer.ParseDays(q.From, q.To, false)
-	if err != nil {
-		return err
-	}
-	rec, err := h.Volunteer.Record(c.Request.Context(), who.ResidentID, from, until)
+	rec, err := h.Volunteer.RecordOf(c.Request.Context(), who.ResidentID, q.From, q.To)
 	if err != nil {
 		return err
 	}
@@ -178,19 +168,11 @@ func (h *Volunteer) myCertificate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	var q daysQuery
+	var q web.DayRange
 	if err := web.BindQuery(c, &q); err != nil {
 		return err
 	}
-	from, until, err := volunteer.ParseDays(q.From, q.To, true)
-	if err != nil {
-		return err
-	}
-	cert, err := h.Volunteer.Certificate(c.Request.Context(), who.ResidentID, from, until)
-	if err != nil {
-		return err
-	}
-	b, err := volunteer.RenderCertificate(cert, h.Font)
+	b, err := h.Volunteer.CertificatePNG(c.Request.Context(), who.ResidentID, q.From, q.To, h.Font)
 	if err != nil {
 		return err
 	}

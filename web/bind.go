@@ -143,3 +143,10 @@ func fieldName(req any, fe validator.FieldError) string {
 	}
 	return strings.Join(names, ".")
 }
+
+// DayRange is a query's range of calendar days, YYYY-MM-DD, both
+// inclusive (?from=&to=); what a missing side means is the route's call.
+type DayRange struct {
+	From string `form:"from" binding:"max=10"`
+	To   string `form:"to" binding:"max=10"`
+}

@@ -9,9 +9,10 @@
 // transaction (sqldb.InTx) and carries an idempotency key; a refusal rolls
 // back everything. An award costs two statements: the posting (which is
 // also the request's idempotency record) and the holder's balance row. A
-// hold costs four when its first paying track covers it (the conditional
-// debit, the hold row, the posting, the held balance); spend.go says how a
-// hold or redemption that names the tracks it may draw on is split. The
+// hold costs three when its first paying track covers it (the conditional
+// move from the holder's account to their held account, the hold row, the
+// posting); spend.go says how a hold or redemption that names the tracks it
+// may draw on is split. The
 // fixed statements run prepared once per connection (sqldb.Statements).
 //
 // What would make every writer wait is kept off the request path:

@@ -169,7 +169,7 @@ func (s *Store) PlaceHold(ctx context.Context, r HoldRequest) (*Result, error) {
 			if !r.ExpiresAt.IsZero() && !r.ExpiresAt.After(now) {
 				return nil, apperr.Invalid("expires_at", "冻结到期时间须晚于现在")
 			}
-			legs, applied, err := s.spend(tx, r.VillageID, st, r.Holder, r.Amount, r.Tracks, now)
+			legs, applied, err := s.spend(tx, r.VillageID, st, r.Holder, r.Amount, r.Tracks, r.Holder.held(), now)
 			if err != nil {
 				return nil, err
 			}

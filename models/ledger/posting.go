@@ -162,7 +162,7 @@ func (s *Store) Redeem(ctx context.Context, r RedeemRequest) (*Result, error) {
 		village: r.VillageID, actor: r.Actor, key: r.IdempotencyKey,
 		hash: requestHash("redeem", withTracks([]any{r.Holder, r.Amount, r.Source, r.Reason}, r.Tracks)...),
 		plan: func(tx *gorm.DB, st Settings, now time.Time) (*plan, error) {
-			legs, applied, err := s.spend(tx, r.VillageID, st, r.Holder, r.Amount, r.Tracks, now)
+			legs, applied, err := s.spend(tx, r.VillageID, st, r.Holder, r.Amount, r.Tracks, "", now)
 			if err != nil {
 				return nil, err
 			}

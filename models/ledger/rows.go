@@ -166,6 +166,12 @@ const (
 	// accountDebitSQL takes an amount only if the balance covers it.
 	accountDebitSQL = `UPDATE ledger_accounts SET balance = balance - ?, updated_at = ?
 		WHERE village_id = ? AND kind = ? AND owner_id = ? AND track = ? AND balance >= ?`
+	// accountMoveSQL moves an amount between two accounts of one holder
+	// and track: the giving row changes only if its balance covers it,
+	// the receiving row whenever it exists (see moveCovered).
+	accountMoveSQL = `UPDATE ledger_accounts SET balance = balance + CASE WHEN kind = ? THEN ? ELSE ? END, updated_at = ?
+		WHERE village_id = ? AND owner_id = ? AND track = ? AND kind IN (?, ?) AND (kind = ? OR balance >= ?)`
+	accountExistsSQL = `SELECT COUNT(*) FROM ledger_accounts WHERE village_id = ? AND kind = ? AND owner_id = ? AND track = ?`
 )
 
 // addToAccount adds delta (non-zero) to an account's cached balance,
@@ -201,6 +207,33 @@ func (s *Store) debitCovered(tx *gorm.DB, villageID int64, k AccountKey, amount 
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// moveCovered moves amount from one account to another of the same owner
+// and track (a holder's points to their held account) only if the giving
+// balance covers it, and reports whether it did. It is debitCovered and
+// addToAccount in one statement, which locks the two rows in key order as
+// applyHolderDeltas would. One changed row is resolved by whether the
+// receiving row exists: if it does, it took the amount the giver did not
+// cover, and gives it back; if not, the giver paid and the row is created.
+func (s *Store) moveCovered(tx *gorm.DB, villageID int64, from, to AccountKey, amount int64, now time.Time) (bool, error) {
+	res, err := s.exec(tx, accountMoveSQL, from.Kind, -amount, amount, now,
+		villageID, from.Owner, from.Track, from.Kind, to.Kind, to.Kind, amount)
+	if err != nil {
+		return false, fmt.Errorf("ledger: move %s to %s: %w", from, to, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n != 1 {
+		return n == 2, err
+	}
+	var exists int64
+	if err := tx.Raw(accountExistsSQL, villageID, to.Kind, to.Owner, to.Track).Scan(&exists).Error; err != nil {
+		return false, fmt.Errorf("ledger: read account %s: %w", to, err)
+	}
+	if exists == 0 {
+		return true, s.addToAccount(tx, villageID, to, amount, now)
+	}
+	return false, s.addToAccount(tx, villageID, to, -amount, now)
 }
 
 // accountBalance reads one cached balance; a missing row is zero.

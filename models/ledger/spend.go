@@ -77,12 +77,14 @@ func trackLabels(ts []Track) string {
 //
 // The common case costs one statement: when the first paying track covers
 // the whole amount (the split's answer then), a conditional update checks
-// and takes it at once; the taken amount is returned as already applied.
+// and takes it at once, and for a hold (into names the held account kind)
+// puts it into the held account in the same statement (moveCovered); what
+// it moved is returned as already applied.
 // Otherwise the paying accounts are locked and split over, and the debits
 // are left to applyHolderDeltas. A refusal says CodePointsShort, or
 // CodeTrackNotAccepted when the tracks the request left out would have
 // covered it.
-func (s *Store) spend(tx *gorm.DB, villageID int64, st Settings, h Holder, amount int64, only []Track, now time.Time) ([]TrackAmount, Balances, error) {
+func (s *Store) spend(tx *gorm.DB, villageID int64, st Settings, h Holder, amount int64, only []Track, into AccountKind, now time.Time) ([]TrackAmount, Balances, error) {
 	if err := st.checkHolder(h); err != nil {
 		return nil, nil, err
 	}
@@ -94,12 +96,21 @@ func (s *Store) spend(tx *gorm.DB, villageID int64, st Settings, h Holder, amoun
 		return nil, nil, apperr.Newf(CodeTrackNotAccepted, "该商品只能用%s兑换，本村暂未开放这类积分兑换", trackLabels(only))
 	}
 	first := AccountKey{Kind: h.main(), Owner: h.ID, Track: paying[0]}
-	ok, err := s.debitCovered(tx, villageID, first, amount, now)
+	applied := Balances{first: -amount}
+	var ok bool
+	var err error
+	if into == "" {
+		ok, err = s.debitCovered(tx, villageID, first, amount, now)
+	} else {
+		to := AccountKey{Kind: into, Owner: h.ID, Track: paying[0]}
+		applied[to] = amount
+		ok, err = s.moveCovered(tx, villageID, first, to, amount, now)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	if ok {
-		return []TrackAmount{{Track: paying[0], Amount: amount}}, Balances{first: -amount}, nil
+		return []TrackAmount{{Track: paying[0], Amount: amount}}, applied, nil
 	}
 	balances, err := holderBalances(sqldb.ForUpdate(tx), villageID, h, paying)
 	if err != nil {

@@ -118,6 +118,40 @@ func TestHoldDrawsOnlyAllowedTracks(t *testing.T) {
 			t.Fatalf("redeem %+v %v", red, err)
 		}
 		wantTracks("redeemed", 50, 40, 70, 0)
+
+		// The first track falls short while its held account exists: the
+		// one-statement move puts nothing in the held account, and the
+		// split takes what each track has.
+		res, err = hold(45, TrackCivic, TrackVolunteer)
+		if err != nil || formatLegs(res.Hold.Legs) != "volunteer=40,civic=5" {
+			t.Fatalf("%+v %v", res, err)
+		}
+		wantTracks("split with a held account", 45, 0, 70, 45)
+		held := func(track Track) int64 {
+			t.Helper()
+			var b int64
+			e.db.Raw("SELECT balance FROM ledger_accounts WHERE village_id = 1 AND kind = ? AND owner_id = 3 AND track = ?", KindResidentHeld, track).Scan(&b)
+			return b
+		}
+		if held(TrackVolunteer) != 40 || held(TrackCivic) != 5 {
+			t.Fatalf("held volunteer %d civic %d, want 40 and 5", held(TrackVolunteer), held(TrackCivic))
+		}
+		before = dumpState(t, e.db, 1)
+		_, err = hold(46, TrackCivic, TrackVolunteer)
+		wantCode(t, err, CodeTrackNotAccepted) // the party points would cover it
+		if after := dumpState(t, e.db, 1); after != before {
+			t.Fatalf("a refusal with held accounts changed the ledger:\n%s\n%s", before, after)
+		}
+		// A holder's first hold creates their held account.
+		fresh := Resident(5)
+		mustAward(t, e, 1, fresh, TrackCivic, 30)
+		if _, err := e.store.PlaceHold(ctx, HoldRequest{VillageID: 1, Holder: fresh, Amount: 10, Source: Source{"redemption", 3},
+			Actor: ResidentActor(5), IdempotencyKey: key()}); err != nil {
+			t.Fatal(err)
+		}
+		if b := mustBalance(t, e, 1, fresh); b.Available != 20 || b.Held != 10 {
+			t.Fatalf("first hold: %+v", b)
+		}
 		mustVerify(t, e, 1)
 		mustRedisMatches(t, e, 1)
 		mustRebuildAgrees(t, e, 1)

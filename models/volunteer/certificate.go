@@ -243,3 +243,28 @@ func fitText(p *printout.Page, text string, size float64, w int) string {
 	}
 	return string(r) + "…"
 }
+
+// RecordOf is Record for a range of days as a request gives them
+// (YYYY-MM-DD, both inclusive, either side may be empty).
+func (s *Service) RecordOf(ctx context.Context, resident int64, first, last string) (Record, error) {
+	from, until, err := ParseDays(first, last, false)
+	if err != nil {
+		return Record{}, err
+	}
+	return s.Record(ctx, resident, from, until)
+}
+
+// CertificatePNG gathers and draws resident's certificate for a range of
+// days as a request gives them (both required); fontPath as in
+// RenderCertificate.
+func (s *Service) CertificatePNG(ctx context.Context, resident int64, first, last, fontPath string) ([]byte, error) {
+	from, until, err := ParseDays(first, last, true)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.Certificate(ctx, resident, from, until)
+	if err != nil {
+		return nil, err
+	}
+	return RenderCertificate(c, fontPath)
+}

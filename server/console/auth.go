@@ -33,16 +33,19 @@ func (h *Handlers) authenticate(c *gin.Context) {
 	c.Next()
 }
 
-// require lets the request through only when the principal holds perm in
-// at least one village (or on a higher region); the handler then checks
-// the village of the resource it touches.
-func require(perm staff.Permission) gin.HandlerFunc {
+// require lets the request through only when the principal holds one of
+// perms in at least one village (or on a higher region); the handler then
+// checks the village of the resource it touches.
+func require(perms ...staff.Permission) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if !principal(c).HasAny(perm) {
-			web.Fail(c, apperr.New(apperr.CodeForbidden, "您的角色无权执行此操作"))
-			return
+		p := principal(c)
+		for _, perm := range perms {
+			if p.HasAny(perm) {
+				c.Next()
+				return
+			}
 		}
-		c.Next()
+		web.Fail(c, apperr.New(apperr.CodeForbidden, "您的角色无权执行此操作"))
 	}
 }
 

@@ -242,26 +242,16 @@ func (h *Volunteer) confirmAttendance(c *gin.Context) error {
 	return nil
 }
 
-// daysQuery is a range of China calendar days, both inclusive.
-type daysQuery struct {
-	From string `form:"from" binding:"max=10"`
-	To   string `form:"to" binding:"max=10"`
-}
-
 func (h *Volunteer) residentRecord(c *gin.Context) error {
 	r, err := h.resident(c, staff.ReadVolunteer)
 	if err != nil {
 		return err
 	}
-	var q daysQuery
+	var q web.DayRange
 	if err := web.BindQuery(c, &q); err != nil {
 		return err
 	}
-	from, until, err := volunteer.ParseDays(q.From, q.To, false)
-	if err != nil {
-		return err
-	}
-	rec, err := h.Volunteer.Record(c.Request.Context(), r.ID, from, until)
+	rec, err := h.Volunteer.RecordOf(c.Request.Context(), r.ID, q.From, q.To)
 	if err != nil {
 		return err
 	}
@@ -276,19 +266,11 @@ func (h *Volunteer) residentCertificate(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	var q daysQuery
+	var q web.DayRange
 	if err := web.BindQuery(c, &q); err != nil {
 		return err
 	}
-	from, until, err := volunteer.ParseDays(q.From, q.To, true)
-	if err != nil {
-		return err
-	}
-	cert, err := h.Volunteer.Certificate(c.Request.Context(), r.ID, from, until)
-	if err != nil {
-		return err
-	}
-	b, err := volunteer.RenderCertificate(cert, h.RankingFont)
+	b, err := h.Volunteer.CertificatePNG(c.Request.Context(), r.ID, q.From, q.To, h.RankingFont)
 	if err != nil {
 		return err
 	}

@@ -61,11 +61,12 @@ func main() {
 	limited := flag.Bool("limited", false, "give every reward a monthly limit per resident and household, so orders also count them")
 	every := flag.Duration("every", 500*time.Millisecond, "Sealer and Relay interval")
 	countStatements := flag.Bool("statements", true, "first count the SQL statements of one award, hold and order (run one after another on a one-connection pool)")
+	pool := flag.Int("pool", 0, "connections in the server's pool (0: the server's default, as DB_MAX_OPEN_CONNS leaves it)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the measured runs (this process: the client side) to this file")
 	flag.Parse()
 
 	ctx := context.Background()
-	db, drop := mustDatabase(*dsn)
+	db, drop := mustDatabase(*dsn, *pool)
 	defer drop()
 	rc, err := kv.Open(*redisURL, fmt.Sprintf("jifenstorebench%d", os.Getpid()))
 	if err != nil {
@@ -397,7 +398,7 @@ func measure(ctx context.Context, clients int, d time.Duration, rewards []int64,
 	return result{ops: done.Load(), elapsed: time.Since(start), cpu0: serverCPU() - cpu}
 }
 
-func mustDatabase(dsn string) (*gorm.DB, func()) {
+func mustDatabase(dsn string, pool int) (*gorm.DB, func()) {
 	cfg, err := mysqldrv.ParseDSN(dsn)
 	if err != nil {
 		log.Fatalf("-dsn: %v", err)
@@ -412,7 +413,7 @@ func mustDatabase(dsn string) (*gorm.DB, func()) {
 		log.Fatal(err)
 	}
 	cfg.DBName = name
-	db, err := sqldb.Open(sqldb.Options{DSN: cfg.FormatDSN(), MaxOpenConns: 80})
+	db, err := sqldb.Open(sqldb.Options{DSN: cfg.FormatDSN(), MaxOpenConns: pool})
 	if err != nil {
 		log.Fatal(err)
 	}
