@@ -39,23 +39,6 @@ func (h *Awards) fileAppeal(c *gin.Context) error {
 	return nil
 }
 
-func (h *Awards) myAppeals(c *gin.Context) error {
-	who, err := bound(c)
-	if err != nil {
-		return err
-	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	list, total, err := h.Awards.MyAppeals(c.Request.Context(), villager(who), page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, list, page, total)
-	return nil
-}
-
 // notice is the caller's village's public notice of one month, names
 // masked.
 func (h *Awards) notice(c *gin.Context) error {

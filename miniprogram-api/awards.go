@@ -1,6 +1,7 @@
 package miniprogramapi
 
 import (
+	"context"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -26,50 +27,22 @@ type Awards struct {
 // Register mounts the routes on r (normally /mp/v1).
 func (h *Awards) Register(r *gin.RouterGroup) {
 	a := r.Group("", h.authenticate)
-	a.GET("/me/rule-items", web.Handle(h.selfReportItems))
-	a.GET("/me/awards", web.Handle(h.myAwards))
+	a.GET("/me/rule-items", mine(bound, func(ctx context.Context, who identity.Caller) ([]catalog.Item, error) {
+		return h.Catalog.Items(ctx, who.VillageID, catalog.ItemFilter{SelfReport: true})
+	}))
+	a.GET("/me/awards", minePage(boundAs(villager), h.Awards.MyAwards))
 	a.POST("/me/evidence", web.Handle(h.uploadEvidence))
 	a.GET("/me/evidence/:id", web.Handle(h.getEvidence))
 	a.POST("/me/self-reports", web.Handle(h.submitReport))
-	a.GET("/me/self-reports", web.Handle(h.myReports))
+	a.GET("/me/self-reports", minePage(boundAs(villager), h.Awards.MyReports))
 	a.PATCH("/me/self-reports/:id", web.Handle(h.supplyInfo))
 	a.POST("/me/appeals", web.Handle(h.fileAppeal))
-	a.GET("/me/appeals", web.Handle(h.myAppeals))
+	a.GET("/me/appeals", minePage(boundAs(villager), h.Awards.MyAppeals))
 	a.GET("/me/award-notices/:period", web.Handle(h.notice))
 }
 
 func villager(who identity.Caller) awards.Villager {
 	return awards.Villager{ResidentID: who.ResidentID, VillageID: who.VillageID}
-}
-
-func (h *Awards) selfReportItems(c *gin.Context) error {
-	who, err := bound(c)
-	if err != nil {
-		return err
-	}
-	items, err := h.Catalog.Items(c.Request.Context(), who.VillageID, catalog.ItemFilter{SelfReport: true})
-	if err != nil {
-		return err
-	}
-	web.OK(c, items)
-	return nil
-}
-
-func (h *Awards) myAwards(c *gin.Context) error {
-	who, err := bound(c)
-	if err != nil {
-		return err
-	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	list, total, err := h.Awards.MyAwards(c.Request.Context(), villager(who), page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, list, page, total)
-	return nil
 }
 
 func (h *Awards) uploadEvidence(c *gin.Context) error {

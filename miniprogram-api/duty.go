@@ -1,6 +1,7 @@
 package miniprogramapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/villagepoints/jifen/apperr"
 	"github.com/villagepoints/jifen/models/duty"
+	"github.com/villagepoints/jifen/models/identity"
 	"github.com/villagepoints/jifen/rules"
 	"github.com/villagepoints/jifen/web"
 )
@@ -25,30 +27,27 @@ type Duty struct {
 // Register mounts the routes on r (normally /mp/v1).
 func (h *Duty) Register(r *gin.RouterGroup) {
 	a := r.Group("", h.authenticate)
-	a.GET("/duty-posts", web.Handle(h.posts))
+	// The open posts of the caller's village with seats left.
+	a.GET("/duty-posts", mine(bound, func(ctx context.Context, who identity.Caller) ([]duty.Post, error) {
+		return h.Duty.Posts(ctx, who.VillageID, true)
+	}))
 	a.POST("/me/duty-claims", web.Handle(h.claim))
-	a.GET("/me/duty-claims", web.Handle(h.myClaims))
+	a.GET("/me/duty-claims", mine(bound, func(ctx context.Context, who identity.Caller) ([]duty.ClaimView, error) {
+		return h.Duty.MyClaims(ctx, who.VillageID, who.ResidentID)
+	}))
 	a.POST("/me/duty-reports", web.Handle(h.fileReport))
-	a.GET("/me/duty-reports", web.Handle(h.myReports))
-	a.GET("/me/duty-assessments", web.Handle(h.myResults))
+	a.GET("/me/duty-reports", minePage(bound, func(ctx context.Context, who identity.Caller, offset, limit int) ([]duty.Report, int64, error) {
+		return h.Duty.Reports(ctx, who.VillageID, duty.ReportFilter{ResidentID: who.ResidentID}, false, offset, limit)
+	}))
+	a.GET("/me/duty-assessments", mine(bound, func(ctx context.Context, who identity.Caller) ([]duty.ItemView, error) {
+		return h.Duty.MyResults(ctx, who.VillageID, who.ResidentID)
+	}))
 	a.PUT("/me/duty-assessments/:id/self-assessment", web.Handle(h.selfAssess))
 	a.GET("/duty-assessments/:id/notice", web.Handle(h.notice))
 	a.POST("/duty-assessment-items/:id/objections", web.Handle(h.object))
-	a.GET("/me/duty-objections", web.Handle(h.myObjections))
-}
-
-// posts lists the open posts of the caller's village with seats left.
-func (h *Duty) posts(c *gin.Context) error {
-	who, err := bound(c)
-	if err != nil {
-		return err
-	}
-	posts, err := h.Duty.Posts(c.Request.Context(), who.VillageID, true)
-	if err != nil {
-		return err
-	}
-	web.OK(c, posts)
-	return nil
+	a.GET("/me/duty-objections", mine(bound, func(ctx context.Context, who identity.Caller) ([]duty.Objection, error) {
+		return h.Duty.MyObjections(ctx, who.VillageID, who.ResidentID)
+	}))
 }
 
 // dutyCreated answers 201 for a new row, 200 for a retry's replay.
@@ -86,19 +85,6 @@ func (h *Duty) claim(c *gin.Context) error {
 	return nil
 }
 
-func (h *Duty) myClaims(c *gin.Context) error {
-	who, err := bound(c)
-	if err != nil {
-		return err
-	}
-	list, err := h.Duty.MyClaims(c.Request.Context(), who.VillageID, who.ResidentID)
-	if err != nil {
-		return err
-	}
-	web.OK(c, list)
-	return nil
-}
-
 // dutyReportRequest is a duty report: the day (China time), what was done,
 // photos uploaded first through POST /me/evidence, an optional location.
 type dutyReportRequest struct {
@@ -133,36 +119,6 @@ func (h *Duty) fileReport(c *gin.Context) error {
 		return err
 	}
 	dutyCreated(c, r.Replayed, r)
-	return nil
-}
-
-func (h *Duty) myReports(c *gin.Context) error {
-	who, err := bound(c)
-	if err != nil {
-		return err
-	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	list, total, err := h.Duty.Reports(c.Request.Context(), who.VillageID, duty.ReportFilter{ResidentID: who.ResidentID}, false, page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, list, page, total)
-	return nil
-}
-
-func (h *Duty) myResults(c *gin.Context) error {
-	who, err := bound(c)
-	if err != nil {
-		return err
-	}
-	list, err := h.Duty.MyResults(c.Request.Context(), who.VillageID, who.ResidentID)
-	if err != nil {
-		return err
-	}
-	web.OK(c, list)
 	return nil
 }
 
@@ -235,18 +191,5 @@ func (h *Duty) object(c *gin.Context) error {
 		return err
 	}
 	web.Created(c, o)
-	return nil
-}
-
-func (h *Duty) myObjections(c *gin.Context) error {
-	who, err := bound(c)
-	if err != nil {
-		return err
-	}
-	list, err := h.Duty.MyObjections(c.Request.Context(), who.VillageID, who.ResidentID)
-	if err != nil {
-		return err
-	}
-	web.OK(c, list)
 	return nil
 }

@@ -42,8 +42,8 @@ func (h *Handlers) Register(r *gin.RouterGroup) {
 
 	a := r.Group("", h.authenticate)
 	a.POST("/auth/logout", web.Handle(h.logout))
-	a.GET("/me", web.Handle(h.me))
-	a.GET("/me/household", web.Handle(h.household))
+	a.GET("/me", mine(signedIn, h.Identity.Me))
+	a.GET("/me/household", mine(signedIn, h.Identity.Household))
 	a.POST("/me/binding/invite", web.Handle(h.bindWithInvite))
 	a.POST("/me/binding/phone", web.Handle(h.bindWithPhone))
 	a.GET("/me/personal-code", web.Handle(h.personalCode))

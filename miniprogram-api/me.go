@@ -10,24 +10,6 @@ import (
 	"github.com/villagepoints/jifen/web"
 )
 
-func (h *Handlers) me(c *gin.Context) error {
-	out, err := h.Identity.Me(c.Request.Context(), caller(c))
-	if err != nil {
-		return err
-	}
-	web.OK(c, out)
-	return nil
-}
-
-func (h *Handlers) household(c *gin.Context) error {
-	out, err := h.Identity.Household(c.Request.Context(), caller(c))
-	if err != nil {
-		return err
-	}
-	web.OK(c, out)
-	return nil
-}
-
 // bindInviteRequest carries an invite code and, for a household's code,
 // which member the caller is. Nothing else can be sent: no village, no
 // resident of another household, no role.

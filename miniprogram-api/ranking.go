@@ -1,6 +1,7 @@
 package miniprogramapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -31,7 +32,9 @@ type Rankings struct {
 func (h *Rankings) Register(r *gin.RouterGroup) {
 	a := r.Group("", h.authenticate)
 	a.GET("/me/leaderboard", web.Handle(h.myLeaderboard))
-	a.GET("/me/monthly-rankings", web.Handle(h.myMonthlyRankings))
+	a.GET("/me/monthly-rankings", minePage(bound, func(ctx context.Context, who identity.Caller, offset, limit int) ([]ranking.Publication, int64, error) {
+		return h.Ranking.Publications(ctx, who.VillageID, ranking.Villager, offset, limit)
+	}))
 	a.GET("/monthly-rankings/:id", web.Handle(h.monthlyRanking))
 	a.POST("/monthly-rankings/:id/objections", web.Handle(h.objectToRanking))
 }
@@ -165,23 +168,6 @@ func writeList(c *gin.Context, page ranking.BoardPage, p web.Page, total int64) 
 // listBuffers are the response buffers of writeList (a page of 100 with
 // neighbours is about 8 KiB).
 var listBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
-
-func (h *Rankings) myMonthlyRankings(c *gin.Context) error {
-	who, err := bound(c)
-	if err != nil {
-		return err
-	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	out, total, err := h.Ranking.Publications(c.Request.Context(), who.VillageID, ranking.Villager, page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, out, page, total)
-	return nil
-}
 
 // villageRanking reads :id, a published ranking of the caller's village;
 // others answer as not found.

@@ -36,23 +36,6 @@ func (h *Awards) submitReport(c *gin.Context) error {
 	return nil
 }
 
-func (h *Awards) myReports(c *gin.Context) error {
-	who, err := bound(c)
-	if err != nil {
-		return err
-	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	list, total, err := h.Awards.MyReports(c.Request.Context(), villager(who), page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, list, page, total)
-	return nil
-}
-
 // supplyInfoRequest answers a reviewer's request for more information.
 type supplyInfoRequest struct {
 	Note   string  `json:"note" binding:"required,max=500"`

@@ -21,53 +21,19 @@ type Store struct {
 // Register mounts the store routes on r (normally /mp/v1).
 func (h *Store) Register(r *gin.RouterGroup) {
 	a := r.Group("", h.authenticate)
-	a.GET("/rewards", web.Handle(h.shelf))
-	a.GET("/rewards/:id", web.Handle(h.reward))
+	a.GET("/rewards", minePage(customer, h.Store.Shelf))
+	a.GET("/rewards/:id", mineByID(customer, h.Store.ShelfReward))
 	a.POST("/me/redemptions", web.Handle(h.placeOrder))
 	a.GET("/me/redemptions", web.Handle(h.myOrders))
-	a.GET("/me/redemptions/:id", web.Handle(h.myOrder))
+	a.GET("/me/redemptions/:id", mineByID(customer, h.Store.CustomerOrder))
 	a.GET("/me/redemptions/:id/pickup-code", web.Handle(h.pickupCode))
-	a.POST("/me/redemptions/:id/cancellation", web.Handle(h.cancelOrder))
+	a.POST("/me/redemptions/:id/cancellation", mineByID(customer, h.Store.Cancel))
 }
 
 // customer is the bound caller as the store knows them.
 func customer(c *gin.Context) (store.Customer, error) {
 	who, err := bound(c)
 	return store.Customer{VillageID: who.VillageID, ResidentID: who.ResidentID, HouseholdID: who.HouseholdID}, err
-}
-
-func (h *Store) shelf(c *gin.Context) error {
-	cu, err := customer(c)
-	if err != nil {
-		return err
-	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	items, total, err := h.Store.Shelf(c.Request.Context(), cu, page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, items, page, total)
-	return nil
-}
-
-func (h *Store) reward(c *gin.Context) error {
-	cu, err := customer(c)
-	if err != nil {
-		return err
-	}
-	id, err := web.PathID(c, "id")
-	if err != nil {
-		return err
-	}
-	it, err := h.Store.ShelfReward(c.Request.Context(), cu, id)
-	if err != nil {
-		return err
-	}
-	web.OK(c, it)
-	return nil
 }
 
 // orderRequest orders a reward; whose points pay is the caller's, never
@@ -131,23 +97,6 @@ func (h *Store) myOrders(c *gin.Context) error {
 	return nil
 }
 
-func (h *Store) myOrder(c *gin.Context) error {
-	cu, err := customer(c)
-	if err != nil {
-		return err
-	}
-	id, err := web.PathID(c, "id")
-	if err != nil {
-		return err
-	}
-	o, err := h.Store.CustomerOrder(c.Request.Context(), cu, id)
-	if err != nil {
-		return err
-	}
-	web.OK(c, o)
-	return nil
-}
-
 func (h *Store) pickupCode(c *gin.Context) error {
 	cu, err := customer(c)
 	if err != nil {
@@ -163,22 +112,5 @@ func (h *Store) pickupCode(c *gin.Context) error {
 	}
 	c.Header("Cache-Control", "no-store")
 	web.OK(c, pc)
-	return nil
-}
-
-func (h *Store) cancelOrder(c *gin.Context) error {
-	cu, err := customer(c)
-	if err != nil {
-		return err
-	}
-	id, err := web.PathID(c, "id")
-	if err != nil {
-		return err
-	}
-	o, err := h.Store.Cancel(c.Request.Context(), cu, id)
-	if err != nil {
-		return err
-	}
-	web.OK(c, o)
 	return nil
 }

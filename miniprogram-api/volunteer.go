@@ -27,10 +27,10 @@ type Volunteer struct {
 // Register mounts the routes on r (normally /mp/v1).
 func (h *Volunteer) Register(r *gin.RouterGroup) {
 	a := r.Group("", h.authenticate)
-	a.GET("/volunteer-activities", web.Handle(h.listActivities))
-	a.GET("/volunteer-activities/:id", web.Handle(h.getActivity))
+	a.GET("/volunteer-activities", minePage(boundAs(volunteerOf), h.Volunteer.OpenActivities))
+	a.GET("/volunteer-activities/:id", mineByID(boundAs(volunteerOf), h.Volunteer.ActivityFor))
 	a.POST("/volunteer-activities/:id/signup", web.Handle(h.signUp))
-	a.POST("/volunteer-activities/:id/signup/cancellation", web.Handle(h.cancelSignup))
+	a.POST("/volunteer-activities/:id/signup/cancellation", mineByID(boundAs(volunteerOf), h.Volunteer.Cancel))
 	a.POST("/me/volunteer-check-ins", web.Handle(h.scan(volunteer.CheckIn)))
 	a.POST("/me/volunteer-check-outs", web.Handle(h.scan(volunteer.CheckOut)))
 	a.GET("/me/volunteer-record", web.Handle(h.myRecord))
@@ -41,40 +41,6 @@ func (h *Volunteer) Register(r *gin.RouterGroup) {
 // the session binds a scan to the phone that made it.
 func volunteerOf(who identity.Caller) volunteer.Resident {
 	return volunteer.Resident{ResidentID: who.ResidentID, HouseholdID: who.HouseholdID, VillageID: who.VillageID, SessionID: who.SessionID}
-}
-
-func (h *Volunteer) listActivities(c *gin.Context) error {
-	who, err := bound(c)
-	if err != nil {
-		return err
-	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	list, total, err := h.Volunteer.OpenActivities(c.Request.Context(), volunteerOf(who), page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, list, page, total)
-	return nil
-}
-
-func (h *Volunteer) getActivity(c *gin.Context) error {
-	who, err := bound(c)
-	if err != nil {
-		return err
-	}
-	id, err := web.PathID(c, "id")
-	if err != nil {
-		return err
-	}
-	a, err := h.Volunteer.ActivityFor(c.Request.Context(), volunteerOf(who), id)
-	if err != nil {
-		return err
-	}
-	web.OK(c, a)
-	return nil
 }
 
 // signUp answers 201 with a new sign-up (enrolled or waitlisted) and 200
@@ -97,23 +63,6 @@ func (h *Volunteer) signUp(c *gin.Context) error {
 	} else {
 		web.Created(c, s)
 	}
-	return nil
-}
-
-func (h *Volunteer) cancelSignup(c *gin.Context) error {
-	who, err := bound(c)
-	if err != nil {
-		return err
-	}
-	id, err := web.PathID(c, "id")
-	if err != nil {
-		return err
-	}
-	s, err := h.Volunteer.Cancel(c.Request.Context(), volunteerOf(who), id)
-	if err != nil {
-		return err
-	}
-	web.OK(c, s)
 	return nil
 }
 

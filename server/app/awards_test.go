@@ -131,6 +131,27 @@ func TestAwardsOverHTTP(t *testing.T) {
 		if got := worker.do("GET", fmt.Sprintf("/api/v1/awards/%d", ded), nil); got.data()["status"] != "reversed" || got.data()["reversal_posting_id"] == nil {
 			t.Fatalf("deduction after overturn: %s", got.Raw)
 		}
+		// The villager's own lists: the village's rule items, and their
+		// awards with the total (the overturned self-report's and the
+		// reversed deduction among them); a caller not bound to a
+		// resident gets neither.
+		r = villager.do("GET", "/mp/v1/me/rule-items", nil)
+		if wantStatus(t, r, http.StatusOK, ""); len(r.Body["data"].([]any)) == 0 {
+			t.Fatalf("rule items: %s", r.Raw)
+		}
+		r = villager.do("GET", "/mp/v1/me/awards?page_size=1", nil)
+		wantStatus(t, r, http.StatusOK, "")
+		if len(r.Body["data"].([]any)) != 1 || r.Body["page"].(map[string]any)["total"].(float64) < 2 {
+			t.Fatalf("my awards: %s", r.Raw)
+		}
+		stranger := mustMPLogin(t, a, fake, "openid-award-unbound")
+		for _, path := range []string{"/mp/v1/me/rule-items", "/mp/v1/me/awards", "/mp/v1/me/monthly-rankings", "/mp/v1/me/duty-objections"} {
+			wantStatus(t, stranger.do("GET", path, nil), http.StatusForbidden, "FORBIDDEN")
+		}
+		r = villager.do("GET", "/mp/v1/me/monthly-rankings", nil)
+		wantStatus(t, r, http.StatusOK, "")
+		r = villager.do("GET", "/mp/v1/me/duty-objections", nil)
+		wantStatus(t, r, http.StatusOK, "")
 
 		// The public notice, masked, and an objection by a neighbour.
 		period := rules.Month.Key(time.Now())
