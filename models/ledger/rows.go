@@ -216,6 +216,9 @@ func (s *Store) debitCovered(tx *gorm.DB, villageID int64, k AccountKey, amount 
 // applyHolderDeltas would. One changed row is resolved by whether the
 // receiving row exists: if it does, it took the amount the giver did not
 // cover, and gives it back; if not, the giver paid and the row is created.
+// Nobody creates the receiving row between the statement and that check:
+// a held account is only ever created by a hold, under its holder's
+// account row, which the statement holds locked once it has changed it.
 func (s *Store) moveCovered(tx *gorm.DB, villageID int64, from, to AccountKey, amount int64, now time.Time) (bool, error) {
 	res, err := s.exec(tx, accountMoveSQL, from.Kind, -amount, amount, now,
 		villageID, from.Owner, from.Track, from.Kind, to.Kind, to.Kind, amount)
