@@ -37,7 +37,6 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,7 +45,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
@@ -55,8 +53,8 @@ import (
 	"github.com/villagepoints/jifen/models/kv"
 	"github.com/villagepoints/jifen/models/pii"
 	"github.com/villagepoints/jifen/models/ranking"
-	"github.com/villagepoints/jifen/models/sqldb"
 	"github.com/villagepoints/jifen/rules"
+	"github.com/villagepoints/jifen/scripts/bench/internal/benchkit"
 	"github.com/villagepoints/jifen/server/app"
 )
 
@@ -66,8 +64,7 @@ type opts struct {
 }
 
 func main() {
-	dsn := flag.String("dsn", envOr("TEST_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/"), "MySQL/MariaDB server DSN (the database name is replaced)")
-	redisURL := flag.String("redis", envOr("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL")
+	dsn, redisURL := benchkit.ServerFlags()
 	var o opts
 	flag.IntVar(&o.villages, "villages", 300, "villages")
 	flag.IntVar(&o.townships, "townships", 20, "townships")
@@ -90,7 +87,7 @@ func main() {
 	}
 	ctx := context.Background()
 
-	dbName, dbDSN, drop := mustDatabase(*dsn)
+	dbName, dbDSN, drop := benchkit.MustCreateDatabase(*dsn, "jifen_rankbench")
 	if !*keep {
 		defer drop()
 	}
@@ -108,7 +105,7 @@ func main() {
 	}
 	defer a.Close()
 	if !*keep {
-		defer cleanRedis(a.KV, prefix)
+		defer benchkit.CleanRedis(a.KV)
 	}
 	sqlDB, _ := a.DB.DB()
 	fmt.Printf("database %s, redis prefix %s\n", dbName, prefix)
@@ -127,24 +124,14 @@ func main() {
 		defer a.KV.ConfigSet(context.Background(), "zset-max-listpack-entries", old["zset-max-listpack-entries"])
 		fmt.Printf("zset-max-listpack-entries %d (was %s)\n", *listpack, old["zset-max-listpack-entries"])
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
-		}
-	}
+	stopProfile := benchkit.StartCPUProfile(*cpuProfile)
 	memBefore := usedMemory(ctx, a.KV)
 	rep, err := a.Ranking.RebuildRegion(ctx, audit.System, w.county)
 	if err != nil {
 		log.Fatal(err)
 	}
 	memAfter := usedMemory(ctx, a.KV)
-	if *cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	keys, entries := countKeys(ctx, a.KV, prefix)
 	boardMem := memAfter - memBefore
 	fmt.Printf("\nfull county rebuild: %s (%s computing and writing, %s swapping) for %d postings (%.0f postings/s), %d board entries, %d board keys swapped, %d keys live\n",
@@ -852,56 +839,12 @@ func countKeys(ctx context.Context, c *kv.Client, prefix string) (keys, entries 
 	return keys, entries
 }
 
-func cleanRedis(c *kv.Client, prefix string) {
-	ctx := context.Background()
-	iter := c.Scan(ctx, 0, prefix+":*", 5000).Iterator()
-	var batch []string
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == 1000 {
-			c.Unlink(ctx, batch...)
-			batch = batch[:0]
-		}
-	}
-	if len(batch) > 0 {
-		c.Unlink(ctx, batch...)
-	}
-}
-
-func mustDatabase(dsn string) (name, dbDSN string, drop func()) {
-	cfg, err := mysqldrv.ParseDSN(dsn)
-	if err != nil {
-		log.Fatalf("-dsn: %v", err)
-	}
-	name = fmt.Sprintf("jifen_rankbench_%d", os.Getpid())
-	cfg.DBName = ""
-	admin, err := sqldb.Open(sqldb.Options{DSN: cfg.FormatDSN(), MaxOpenConns: 2})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := admin.Exec("CREATE DATABASE `" + name + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci").Error; err != nil {
-		log.Fatal(err)
-	}
-	cfg.DBName = name
-	return name, cfg.FormatDSN(), func() {
-		admin.Exec("DROP DATABASE IF EXISTS `" + name + "`")
-		sqldb.Close(admin)
-	}
-}
-
 func mustHex(s string) []byte {
 	b, err := hex.DecodeString(s)
 	if err != nil {
 		log.Fatal(err)
 	}
 	return b
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

@@ -30,8 +30,6 @@ import (
 	"fmt"
 	"log"
 	"math/rand/v2"
-	"os"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,17 +40,16 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/villagepoints/jifen/models/audit"
-	"github.com/villagepoints/jifen/models/kv"
 	"github.com/villagepoints/jifen/models/ledger"
 	"github.com/villagepoints/jifen/models/people"
 	"github.com/villagepoints/jifen/models/pii"
 	"github.com/villagepoints/jifen/models/sqldb"
 	"github.com/villagepoints/jifen/models/store"
+	"github.com/villagepoints/jifen/scripts/bench/internal/benchkit"
 )
 
 func main() {
-	dsn := flag.String("dsn", envOr("TEST_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/"), "MySQL/MariaDB server DSN (the database name is replaced)")
-	redisURL := flag.String("redis", envOr("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL")
+	dsn, redisURL := benchkit.ServerFlags()
 	duration := flag.Duration("duration", 6*time.Second, "measuring time per cell and side (awards, orders)")
 	rounds := flag.Int("rounds", 3, "alternating award/order rounds per cell")
 	clientList := flag.String("clients", "64", "concurrent residents")
@@ -66,13 +63,10 @@ func main() {
 	flag.Parse()
 
 	ctx := context.Background()
-	db, drop := mustDatabase(*dsn, *pool)
+	db, drop := benchkit.MustOpenDatabase(*dsn, "jifen_storebench", *pool)
 	defer drop()
-	rc, err := kv.Open(*redisURL, fmt.Sprintf("jifenstorebench%d", os.Getpid()))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer cleanRedis(rc)
+	rc, cleanRedis := benchkit.MustOpenRedis(*redisURL, "jifenstorebench")
+	defer cleanRedis()
 
 	vault, err := pii.NewVault([]byte(strings.Repeat("b", 32)))
 	if err != nil {
@@ -105,7 +99,7 @@ func main() {
 	admin := store.Staff{Actor: audit.Actor{StaffID: 1, Name: "bench"}, In: func(int64) bool { return true }}
 
 	maxClients := 0
-	for _, c := range ints(*clientList) {
+	for _, c := range benchkit.Ints(*clientList) {
 		maxClients = max(maxClients, c)
 	}
 	// Client i is resident i+1 of village i % villages, rich enough for
@@ -122,7 +116,7 @@ func main() {
 	}
 
 	var keySeq atomic.Int64
-	award := func(ctx context.Context, rng *rand.Rand, client int, _ []int64) error {
+	award := func(ctx context.Context, rng *rand.Rand, client int) error {
 		c := customers[client]
 		_, err := led.Award(ctx, ledger.AwardRequest{VillageID: c.VillageID, Holder: ledger.Resident(c.ResidentID), Track: ledger.TrackCivic,
 			Amount: int64(rng.IntN(10) + 1), Source: ledger.Source{Type: "bench", ID: 1}, Actor: ledger.StaffActor(1),
@@ -131,40 +125,34 @@ func main() {
 	}
 	// A bare ledger hold, the part of an order the ledger does, for
 	// telling the store's own cost from the ledger's.
-	hold := func(ctx context.Context, rng *rand.Rand, client int, _ []int64) error {
+	hold := func(ctx context.Context, rng *rand.Rand, client int) error {
 		c := customers[client]
 		_, err := led.PlaceHold(ctx, ledger.HoldRequest{VillageID: c.VillageID, Holder: ledger.Resident(c.ResidentID), Amount: 1,
 			Source: ledger.Source{Type: "bench", ID: 1}, Actor: ledger.ResidentActor(c.ResidentID), IdempotencyKey: "h" + strconv.FormatInt(keySeq.Add(1), 10)})
 		return err
 	}
-	order := func(ctx context.Context, rng *rand.Rand, client int, rewards []int64) error {
-		_, err := st.PlaceOrder(ctx, customers[client], store.OrderRequest{RewardID: rewards[rng.IntN(len(rewards))], Quantity: 1,
-			IdempotencyKey: "o" + strconv.FormatInt(keySeq.Add(1), 10)})
-		return err
+	order := func(rewards []int64) benchkit.Op {
+		return func(ctx context.Context, rng *rand.Rand, client int) error {
+			_, err := st.PlaceOrder(ctx, customers[client], store.OrderRequest{RewardID: rewards[rng.IntN(len(rewards))], Quantity: 1,
+				IdempotencyKey: "o" + strconv.FormatInt(keySeq.Add(1), 10)})
+			return err
+		}
 	}
 
 	if *countStatements {
 		printStatements(ctx, *dsn, db, customers, admin, *limited)
 	}
 
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
+	stopProfile := benchkit.StartCPUProfile(*cpuProfile)
+	defer stopProfile()
 
-	fmt.Printf("store benchmark: %s per cell and side, %d villages, MariaDB %s\n\n", *duration, *villages, serverVersion(db))
+	fmt.Printf("store benchmark: %s per cell and side, %d villages, MariaDB %s\n\n", *duration, *villages, benchkit.ServerVersion(db))
 	fmt.Printf("%-8s %-8s %10s %10s %10s %7s %13s %13s %13s\n", "clients", "rewards", "awards/s", "holds/s", "orders/s", "ratio",
 		"db cpu/award", "db cpu/hold", "db cpu/order")
 	fmt.Println("(ratio: orders/s over awards/s; holds/s is the ledger's PlaceHold alone, for reference)")
 	fmt.Println("(db cpu: CPU time of the local mariadbd process per operation, whoever else uses it)")
 	var rewardsCreated []store.Reward
-	for _, nr := range ints(*rewardList) {
+	for _, nr := range benchkit.Ints(*rewardList) {
 		rewards := make([]int64, nr)
 		for i := range rewards {
 			in := store.RewardInput{Kind: store.KindGoods, Name: fmt.Sprintf("奖品-%d-%d", nr, i), Points: 1, CostFen: 100,
@@ -179,22 +167,22 @@ func main() {
 			rewards[i] = r.ID
 			rewardsCreated = append(rewardsCreated, r)
 		}
-		for _, c := range ints(*clientList) {
-			var base, held, ord result
+		for _, c := range benchkit.Ints(*clientList) {
+			var base, held, ord benchkit.Result
 			bgCtx, stop := context.WithCancel(ctx)
 			var bg sync.WaitGroup
 			bg.Go(func() { sealer.Run(bgCtx, *every) })
 			bg.Go(func() { relay.Run(bgCtx, *every) })
 			bg.Go(func() { ready.Run(bgCtx, *every) })
 			for range *rounds {
-				base.add(measure(ctx, c, *duration/time.Duration(*rounds), rewards, award))
-				held.add(measure(ctx, c, *duration/time.Duration(*rounds), rewards, hold))
-				ord.add(measure(ctx, c, *duration/time.Duration(*rounds), rewards, order))
+				base.Add(benchkit.Measure(ctx, c, *duration/time.Duration(*rounds), award))
+				held.Add(benchkit.Measure(ctx, c, *duration/time.Duration(*rounds), hold))
+				ord.Add(benchkit.Measure(ctx, c, *duration/time.Duration(*rounds), order(rewards)))
 			}
 			stop()
 			bg.Wait()
-			fmt.Printf("%-8d %-8d %10.0f %10.0f %10.0f %7.2f %13s %13s %13s\n", c, nr, base.rate(), held.rate(), ord.rate(), ord.rate()/base.rate(),
-				base.cpu(), held.cpu(), ord.cpu())
+			fmt.Printf("%-8d %-8d %10.0f %10.0f %10.0f %7.2f %13s %13s %13s\n", c, nr, base.Rate(), held.Rate(), ord.Rate(), ord.Rate()/base.Rate(),
+				base.CPU(), held.CPU(), ord.CPU())
 			if _, err := sealer.SealAll(ctx); err != nil {
 				log.Fatal(err)
 			}
@@ -221,13 +209,13 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		open := count(db, "SELECT COALESCE(SUM(quantity), 0) FROM store_orders WHERE reward_id = ? AND status = 'open'", r.ID)
+		open := benchkit.Count(db, "SELECT COALESCE(SUM(quantity), 0) FROM store_orders WHERE reward_id = ? AND status = 'open'", r.ID)
 		if now.Stock+now.Reserved != r.Stock || now.Reserved != open {
 			log.Fatalf("reward %d: stock %d + reserved %d != %d, or reserved != %d open", r.ID, now.Stock, now.Reserved, r.Stock, open)
 		}
 	}
 	fmt.Printf("\nafter the runs: %d orders, %d postings; every village verifies, stock + reserved = initial stock, reserved = open orders\n",
-		count(db, "SELECT COUNT(*) FROM store_orders"), count(db, "SELECT COUNT(*) FROM ledger_postings"))
+		benchkit.Count(db, "SELECT COUNT(*) FROM store_orders"), benchkit.Count(db, "SELECT COUNT(*) FROM ledger_postings"))
 }
 
 // printStatements counts what one award, one bare hold and one order send
@@ -319,150 +307,4 @@ func printStatements(ctx context.Context, dsn string, shared *gorm.DB, customers
 	})
 	fmt.Printf("per operation: statements (BEGIN/COMMIT included) and prepares\n  award %.1f + %.1f, hold %.1f + %.1f, order %.1f + %.1f\n\n",
 		award.statements, award.prepares, hold.statements, hold.prepares, order.statements, order.prepares)
-}
-
-// serverCPU reads the CPU time the local database server process has used
-// so far (Linux, server on this machine); 0 when it cannot.
-func serverCPU() time.Duration {
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		comm, err := os.ReadFile("/proc/" + d.Name() + "/comm")
-		if err != nil {
-			continue
-		}
-		if name := strings.TrimSpace(string(comm)); name != "mariadbd" && name != "mysqld" {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
-		if err != nil {
-			return 0
-		}
-		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ = 100
-	}
-	return 0
-}
-
-// result accumulates measured rounds.
-type result struct {
-	ops     int64
-	elapsed time.Duration
-	cpu0    time.Duration
-}
-
-func (r *result) add(x result) {
-	r.ops += x.ops
-	r.elapsed += x.elapsed
-	r.cpu0 += x.cpu0
-}
-
-func (r result) rate() float64 { return float64(r.ops) / r.elapsed.Seconds() }
-
-func (r result) cpu() time.Duration {
-	if r.ops == 0 {
-		return 0
-	}
-	return (r.cpu0 / time.Duration(r.ops)).Round(time.Microsecond)
-}
-
-// measure runs op from clients goroutines for d (after a short warm-up)
-// and returns the operations completed, the time taken and the database
-// server's CPU time meanwhile. Client i always acts as the same resident.
-func measure(ctx context.Context, clients int, d time.Duration, rewards []int64, op func(context.Context, *rand.Rand, int, []int64) error) result {
-	var done, failed atomic.Int64
-	var counting atomic.Bool
-	stopAt := time.Now().Add(d + 300*time.Millisecond)
-	var wg sync.WaitGroup
-	for i := range clients {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i)))
-			for time.Now().Before(stopAt) {
-				if err := op(ctx, rng, i, rewards); err != nil {
-					if failed.Add(1) < 5 {
-						log.Print(err)
-					}
-					continue
-				}
-				if counting.Load() {
-					done.Add(1)
-				}
-			}
-		})
-	}
-	time.Sleep(300 * time.Millisecond)
-	counting.Store(true)
-	start, cpu := time.Now(), serverCPU()
-	wg.Wait()
-	return result{ops: done.Load(), elapsed: time.Since(start), cpu0: serverCPU() - cpu}
-}
-
-func mustDatabase(dsn string, pool int) (*gorm.DB, func()) {
-	cfg, err := mysqldrv.ParseDSN(dsn)
-	if err != nil {
-		log.Fatalf("-dsn: %v", err)
-	}
-	name := fmt.Sprintf("jifen_storebench_%d", os.Getpid())
-	cfg.DBName = ""
-	admin, err := sqldb.Open(sqldb.Options{DSN: cfg.FormatDSN(), MaxOpenConns: 2})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := admin.Exec("CREATE DATABASE `" + name + "` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci").Error; err != nil {
-		log.Fatal(err)
-	}
-	cfg.DBName = name
-	db, err := sqldb.Open(sqldb.Options{DSN: cfg.FormatDSN(), MaxOpenConns: pool})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := sqldb.Migrate(context.Background(), db); err != nil {
-		log.Fatal(err)
-	}
-	return db, func() {
-		sqldb.Close(db)
-		admin.Exec("DROP DATABASE IF EXISTS `" + name + "`")
-		sqldb.Close(admin)
-	}
-}
-
-func cleanRedis(c *kv.Client) {
-	ctx := context.Background()
-	iter := c.Scan(ctx, 0, c.Key("*"), 500).Iterator()
-	for iter.Next(ctx) {
-		c.Del(ctx, iter.Val())
-	}
-	c.Close()
-}
-
-func count(db *gorm.DB, q string, args ...any) int64 {
-	var n int64
-	db.Raw(q, args...).Scan(&n)
-	return n
-}
-
-func serverVersion(db *gorm.DB) string {
-	var v string
-	db.Raw("SELECT VERSION()").Scan(&v)
-	return v
-}
-
-func ints(list string) []int {
-	var out []int
-	for s := range strings.SplitSeq(list, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n <= 0 {
-			log.Fatalf("bad number %q", s)
-		}
-		out = append(out, n)
-	}
-	return out
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
