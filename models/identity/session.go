@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/villagepoints/jifen/apperr"
+	"github.com/villagepoints/jifen/models/kv"
 	"github.com/villagepoints/jifen/models/sqldb"
 )
 
@@ -222,12 +223,11 @@ func (s *Service) RevokeAll(ctx context.Context, userID int64) error {
 // denySessions marks sessions revoked in Redis for as long as one of their
 // access tokens can live, so every replica refuses them at once.
 func (s *Service) denySessions(ctx context.Context, ids []int64) error {
-	pipe := s.kv.Pipeline()
-	for _, id := range ids {
-		pipe.Set(ctx, s.kv.Key("mp-session-revoked", strconv.FormatInt(id, 10)), 1, s.cfg.AccessTTL+time.Minute)
-	}
-	_, err := pipe.Exec(ctx)
-	return err
+	return s.revoked().Revoke(ctx, ids...)
+}
+
+func (s *Service) revoked() kv.Revocations {
+	return s.kv.Revocations("mp-session-revoked", s.cfg.AccessTTL+time.Minute)
 }
 
 // Authenticate verifies a mini-program access token (never a staff one:
@@ -254,11 +254,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Caller, error
 	if err != nil {
 		return Caller{}, errSessionInvalid
 	}
-	revoked, err := s.kv.Exists(ctx, s.kv.Key("mp-session-revoked", strconv.FormatInt(claims.SessionID, 10))).Result()
+	revoked, err := s.revoked().Revoked(ctx, claims.SessionID)
 	if err != nil {
 		return Caller{}, err
 	}
-	if revoked > 0 {
+	if revoked {
 		return Caller{}, errSessionInvalid
 	}
 	c, err = s.resolve(ctx, userID)

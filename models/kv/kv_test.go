@@ -39,3 +39,27 @@ func TestAllowCountsAcrossCallers(t *testing.T) {
 		})
 	}
 }
+
+func TestRevocationsDenyUntilTheyExpire(t *testing.T) {
+	for _, b := range kvtest.MustBackends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := t.Context()
+			staff := b.Client.Revocations("test-staff-revoked", time.Minute)
+			mp := b.Client.Revocations("test-mp-revoked", time.Minute)
+			if err := staff.Revoke(ctx, 7, 8); err != nil {
+				t.Fatal(err)
+			}
+			for id, want := range map[int64]bool{7: true, 8: true, 9: false} {
+				if got, err := staff.Revoked(ctx, id); err != nil || got != want {
+					t.Fatalf("session %d revoked = %v (%v), want %v", id, got, err, want)
+				}
+			}
+			if got, _ := mp.Revoked(ctx, 7); got {
+				t.Fatal("another list shares the entry")
+			}
+			if ttl := b.Client.TTL(ctx, b.Client.Key("test-staff-revoked", "7")).Val(); ttl <= 0 || ttl > time.Minute {
+				t.Fatalf("entry lives %v, want up to a minute", ttl)
+			}
+		})
+	}
+}

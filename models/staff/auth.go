@@ -296,12 +296,11 @@ func (s *Service) RevokeAll(ctx context.Context, staffID int64) error {
 // denySessions marks sessions revoked in Redis for as long as one of their
 // access tokens can live, so every replica refuses them immediately.
 func (s *Service) denySessions(ctx context.Context, ids []int64) error {
-	pipe := s.kv.Pipeline()
-	for _, id := range ids {
-		pipe.Set(ctx, s.kv.Key("staff-session-revoked", strconv.FormatInt(id, 10)), 1, s.cfg.AccessTTL+time.Minute)
-	}
-	_, err := pipe.Exec(ctx)
-	return err
+	return s.revoked().Revoke(ctx, ids...)
+}
+
+func (s *Service) revoked() kv.Revocations {
+	return s.kv.Revocations("staff-session-revoked", s.cfg.AccessTTL+time.Minute)
 }
 
 // Authenticate verifies an access token and loads the principal with the
@@ -319,11 +318,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if err != nil {
 		return Principal{}, invalid
 	}
-	revoked, err := s.kv.Exists(ctx, s.kv.Key("staff-session-revoked", strconv.FormatInt(claims.SessionID, 10))).Result()
+	revoked, err := s.revoked().Revoked(ctx, claims.SessionID)
 	if err != nil {
 		return Principal{}, err
 	}
-	if revoked > 0 {
+	if revoked {
 		return Principal{}, invalid
 	}
 	p, err := s.Principal(ctx, staffID)
