@@ -446,20 +446,13 @@ func (s *Service) itemViews(ctx context.Context, rows []Item, batches map[int64]
 	for _, r := range rows {
 		posts, people = append(posts, r.PostID), append(people, r.ResidentID)
 	}
-	db := s.db.WithContext(ctx)
-	pn, err := postNames(db, posts)
+	n, err := namesOf(s.db.WithContext(ctx), posts, people, withNames)
 	if err != nil {
 		return nil, err
 	}
-	rn := map[int64]string{}
-	if withNames {
-		if rn, err = residentNames(db, people); err != nil {
-			return nil, err
-		}
-	}
 	out := make([]ItemView, len(rows))
 	for i, r := range rows {
-		v := ItemView{Item: r, ScoreList: r.scores(), PostName: pn[r.PostID], ResidentName: rn[r.ResidentID]}
+		v := ItemView{Item: r, ScoreList: r.scores(), PostName: n.posts[r.PostID], ResidentName: n.residents[r.ResidentID]}
 		for _, x := range v.ScoreList {
 			v.ScoreTotal += x
 		}

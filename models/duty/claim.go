@@ -187,20 +187,13 @@ func (s *Service) claimViews(ctx context.Context, rows []Claim, withNames bool) 
 	for _, r := range rows {
 		posts, people = append(posts, r.PostID), append(people, r.ResidentID)
 	}
-	db := s.db.WithContext(ctx)
-	pn, err := postNames(db, posts)
+	n, err := namesOf(s.db.WithContext(ctx), posts, people, withNames)
 	if err != nil {
 		return nil, err
 	}
-	rn := map[int64]string{}
-	if withNames {
-		if rn, err = residentNames(db, people); err != nil {
-			return nil, err
-		}
-	}
 	out := make([]ClaimView, len(rows))
 	for i, r := range rows {
-		out[i] = ClaimView{Claim: r, PostName: pn[r.PostID], ResidentName: rn[r.ResidentID]}
+		out[i] = ClaimView{Claim: r, PostName: n.posts[r.PostID], ResidentName: n.residents[r.ResidentID]}
 	}
 	return out, nil
 }

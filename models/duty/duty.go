@@ -309,6 +309,25 @@ func (s *Service) Posts(ctx context.Context, village int64, activeOnly bool) ([]
 	return out, nil
 }
 
+// names are the post and resident names a list of rows shows.
+type names struct{ posts, residents map[int64]string }
+
+// namesOf reads the names of posts and, when withResidents (staff views),
+// of people.
+func namesOf(db *gorm.DB, posts, people []int64, withResidents bool) (names, error) {
+	pn, err := postNames(db, posts)
+	if err != nil {
+		return names{}, err
+	}
+	rn := map[int64]string{}
+	if withResidents {
+		if rn, err = residentNames(db, people); err != nil {
+			return names{}, err
+		}
+	}
+	return names{posts: pn, residents: rn}, nil
+}
+
 // residentNames maps resident ids to names, for staff views and exports.
 func residentNames(tx *gorm.DB, ids []int64) (map[int64]string, error) {
 	out := map[int64]string{}

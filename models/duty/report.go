@@ -206,21 +206,14 @@ func (s *Service) Reports(ctx context.Context, village int64, f ReportFilter, wi
 	for _, r := range rows {
 		posts, people = append(posts, r.PostID), append(people, r.ResidentID)
 	}
-	db := s.db.WithContext(ctx)
-	pn, err := postNames(db, posts)
+	n, err := namesOf(s.db.WithContext(ctx), posts, people, withNames)
 	if err != nil {
 		return nil, 0, err
-	}
-	rn := map[int64]string{}
-	if withNames {
-		if rn, err = residentNames(db, people); err != nil {
-			return nil, 0, err
-		}
 	}
 	out := make([]Report, len(rows))
 	for i, r := range rows {
 		out[i] = r.view()
-		out[i].PostName, out[i].ResidentName = pn[r.PostID], rn[r.ResidentID]
+		out[i].PostName, out[i].ResidentName = n.posts[r.PostID], n.residents[r.ResidentID]
 	}
 	return out, total, nil
 }
@@ -278,16 +271,12 @@ func (s *Service) MissingReports(ctx context.Context, village int64, at time.Tim
 			posts, people = append(posts, c.PostID), append(people, c.ResidentID)
 		}
 	}
-	pn, err := postNames(db, posts)
-	if err != nil {
-		return out, err
-	}
-	rn, err := residentNames(db, people)
+	n, err := namesOf(db, posts, people, true)
 	if err != nil {
 		return out, err
 	}
 	for i, id := range people {
-		out.Members = append(out.Members, Missing{ResidentID: id, ResidentName: rn[id], PostID: posts[i], PostName: pn[posts[i]]})
+		out.Members = append(out.Members, Missing{ResidentID: id, ResidentName: n.residents[id], PostID: posts[i], PostName: n.posts[posts[i]]})
 	}
 	return out, nil
 }
