@@ -39,6 +39,18 @@ func TestVillageIsolation(t *testing.T) {
 			{"GET", fmt.Sprintf("/api/v1/audit-log?village_id=%d", w.villageA.ID), fmt.Sprintf("/api/v1/audit-log?village_id=%d", w.villageB.ID), nil, staff.ReadAudit},
 			{"POST", "/api/v1/regions", "/api/v1/regions", nil, staff.ManageGrids},
 		}
+		// The village's settings and lists of the other parts of the
+		// product, read the same way.
+		for path, perm := range map[string]staff.Permission{
+			"rule-categories": staff.ReadCatalog, "award-settings": staff.ReadAwards, "self-report-counts": staff.ReadAwards,
+			"duty-settings": staff.ReadDuty, "duty-assessments": staff.ReadDuty, "ranking-settings": staff.ReadRanking,
+			"monthly-rankings": staff.ReadRanking, "merchants": staff.ReadStore, "store-settings": staff.ReadStore,
+			"stock-alerts": staff.ReadStore, "volunteer-activities": staff.ReadVolunteer, "bind-requests": staff.BindResidents,
+			"wechat-bindings": staff.ReadPeople,
+		} {
+			calls = append(calls, call{"GET", fmt.Sprintf("/api/v1/villages/%d/%s", w.villageA.ID, path),
+				fmt.Sprintf("/api/v1/villages/%d/%s", w.villageB.ID, path), nil, perm})
+		}
 		roles := []staff.Role{staff.SocialWorker, staff.VillageAdmin, staff.StoreClerk, staff.Supervisor, staff.TownshipAdmin}
 		for _, role := range roles {
 			t.Run(string(role), func(t *testing.T) {

@@ -8,19 +8,6 @@ import (
 	"github.com/villagepoints/jifen/web"
 )
 
-func (h *Awards) getAwardSettings(c *gin.Context) error {
-	village, err := villageParam(c, staff.ReadAwards)
-	if err != nil {
-		return err
-	}
-	st, err := h.Awards.Settings(c.Request.Context(), village)
-	if err != nil {
-		return err
-	}
-	web.OK(c, st)
-	return nil
-}
-
 type awardSettingsRequest struct {
 	ConfirmDeductions *bool `json:"confirm_deductions" binding:"required"`
 	AppealDays        int   `json:"appeal_days" binding:"required"`
@@ -201,19 +188,6 @@ func (h *Awards) listReports(c *gin.Context) error {
 		return err
 	}
 	web.List(c, list, page, total)
-	return nil
-}
-
-func (h *Awards) reportCounts(c *gin.Context) error {
-	village, err := villageParam(c, staff.ReadAwards)
-	if err != nil {
-		return err
-	}
-	counts, err := h.Awards.Counts(c.Request.Context(), village)
-	if err != nil {
-		return err
-	}
-	web.OK(c, counts)
 	return nil
 }
 

@@ -30,7 +30,7 @@ type Awards struct {
 // staff authentication.
 func (h *Awards) Register(r *gin.RouterGroup) {
 	a := r.Group("", h.authenticate)
-	a.GET("/villages/:village_id/rule-categories", require(staff.ReadCatalog), web.Handle(h.listCategories))
+	a.GET("/villages/:village_id/rule-categories", require(staff.ReadCatalog), inVillage(staff.ReadCatalog, h.Catalog.Categories))
 	a.PUT("/villages/:village_id/rule-categories", require(staff.ManageCatalog), web.Handle(h.setCategories))
 	a.GET("/villages/:village_id/rule-items", require(staff.ReadCatalog), web.Handle(h.listItems))
 	a.POST("/villages/:village_id/rule-items", require(staff.ManageCatalog), web.Handle(h.createItem))
@@ -41,7 +41,7 @@ func (h *Awards) Register(r *gin.RouterGroup) {
 	a.POST("/villages/:village_id/rule-template-adoptions", require(staff.ManageCatalog), web.Handle(h.adoptTemplate))
 	a.POST("/regions/:id/rule-templates", require(staff.PublishTemplates), web.Handle(h.publishTemplate))
 
-	a.GET("/villages/:village_id/award-settings", require(staff.ReadAwards), web.Handle(h.getAwardSettings))
+	a.GET("/villages/:village_id/award-settings", require(staff.ReadAwards), inVillage(staff.ReadAwards, h.Awards.Settings))
 	a.PUT("/villages/:village_id/award-settings", require(staff.DecideAppeals), web.Handle(h.saveAwardSettings))
 	a.GET("/villages/:village_id/awards", require(staff.ReadAwards), web.Handle(h.listAwards))
 	a.POST("/villages/:village_id/awards", require(staff.AwardPoints), web.Handle(h.createAward))
@@ -49,7 +49,7 @@ func (h *Awards) Register(r *gin.RouterGroup) {
 	a.GET("/awards/:id", require(staff.ReadAwards), web.Handle(h.getAward))
 	a.POST("/awards/:id/confirmation", require(staff.AwardPoints), web.Handle(h.confirmAward))
 	a.GET("/villages/:village_id/self-reports", require(staff.ReadAwards), web.Handle(h.listReports))
-	a.GET("/villages/:village_id/self-report-counts", require(staff.ReadAwards), web.Handle(h.reportCounts))
+	a.GET("/villages/:village_id/self-report-counts", require(staff.ReadAwards), inVillage(staff.ReadAwards, h.Awards.Counts))
 	a.POST("/self-reports/:id/review", require(staff.ReviewReports), web.Handle(h.reviewReport))
 	a.GET("/villages/:village_id/appeals", require(staff.ReadAwards), web.Handle(h.listAppeals))
 	a.POST("/appeals/:id/decision", require(staff.DecideAppeals), web.Handle(h.decideAppeal))
@@ -78,19 +78,6 @@ func awardsStaff(c *gin.Context, village int64) awards.Staff {
 		}
 	}
 	return awards.Staff{ID: p.StaffID, Name: p.Name, Roles: roles, RequestID: web.RequestID(c), IP: c.ClientIP()}
-}
-
-func (h *Awards) listCategories(c *gin.Context) error {
-	village, err := villageParam(c, staff.ReadCatalog)
-	if err != nil {
-		return err
-	}
-	names, err := h.Catalog.Categories(c.Request.Context(), village)
-	if err != nil {
-		return err
-	}
-	web.OK(c, names)
-	return nil
 }
 
 type categoriesRequest struct {

@@ -28,7 +28,7 @@ type Duty struct {
 // Register mounts the routes on r (normally /api/v1).
 func (h *Duty) Register(r *gin.RouterGroup) {
 	a := r.Group("", h.authenticate)
-	a.GET("/villages/:village_id/duty-settings", require(staff.ReadDuty), web.Handle(h.getSettings))
+	a.GET("/villages/:village_id/duty-settings", require(staff.ReadDuty), inVillage(staff.ReadDuty, h.Duty.Settings))
 	a.PUT("/villages/:village_id/duty-settings", require(staff.ManageDuty), web.Handle(h.saveSettings))
 	a.GET("/villages/:village_id/duty-posts", require(staff.ReadDuty), web.Handle(h.listPosts))
 	a.POST("/villages/:village_id/duty-posts", require(staff.ManageDuty), web.Handle(h.createPost))
@@ -38,7 +38,7 @@ func (h *Duty) Register(r *gin.RouterGroup) {
 	a.POST("/duty-claims/:id/release", require(staff.ManageDuty), web.Handle(h.releaseClaim))
 	a.GET("/villages/:village_id/duty-reports", require(staff.ReadDuty), web.Handle(h.listReports))
 	a.GET("/villages/:village_id/duty-missing-reports", require(staff.ReadDuty), web.Handle(h.missingReports))
-	a.GET("/villages/:village_id/duty-assessments", require(staff.ReadDuty), web.Handle(h.listAssessments))
+	a.GET("/villages/:village_id/duty-assessments", require(staff.ReadDuty), inVillage(staff.ReadDuty, h.Duty.Assessments))
 	a.POST("/villages/:village_id/duty-assessments", require(staff.ManageDuty), web.Handle(h.openAssessment))
 	a.GET("/duty-assessments/:id", require(staff.ReadDuty), web.Handle(h.getAssessment))
 	a.PATCH("/duty-assessments/:id", require(staff.ManageDuty), web.Handle(h.advanceAssessment))
@@ -47,19 +47,6 @@ func (h *Duty) Register(r *gin.RouterGroup) {
 	a.GET("/duty-assessments/:id/workbook.xlsx", require(staff.ReadDuty), web.Handle(h.exportAssessment))
 	a.PUT("/duty-assessment-items/:id/score", require(staff.ManageDuty), web.Handle(h.scoreItem))
 	a.POST("/duty-objections/:id/resolution", require(staff.ManageDuty), web.Handle(h.resolveObjection))
-}
-
-func (h *Duty) getSettings(c *gin.Context) error {
-	village, err := villageParam(c, staff.ReadDuty)
-	if err != nil {
-		return err
-	}
-	st, err := h.Duty.Settings(c.Request.Context(), village)
-	if err != nil {
-		return err
-	}
-	web.OK(c, st)
-	return nil
 }
 
 type dutySettingsRequest struct {
@@ -304,19 +291,6 @@ func (h *Duty) missingReports(c *gin.Context) error {
 		return err
 	}
 	web.OK(c, m)
-	return nil
-}
-
-func (h *Duty) listAssessments(c *gin.Context) error {
-	village, err := villageParam(c, staff.ReadDuty)
-	if err != nil {
-		return err
-	}
-	list, err := h.Duty.Assessments(c.Request.Context(), village)
-	if err != nil {
-		return err
-	}
-	web.OK(c, list)
 	return nil
 }
 

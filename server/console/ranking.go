@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -26,9 +27,13 @@ func (h *Handlers) registerRanking(a *gin.RouterGroup) {
 	a.GET("/regions/:id/leaderboard", require(staff.ReadRanking), web.Handle(h.regionLeaderboard))
 	a.GET("/regions/:id/ranking-participation", require(staff.ReadRanking), web.Handle(h.rankingParticipation))
 	a.POST("/regions/:id/leaderboard-rebuilds", require(staff.RebuildRanking), web.Handle(h.rebuildLeaderboards))
-	a.GET("/villages/:village_id/ranking-settings", require(staff.ReadRanking), web.Handle(h.getRankingSettings))
+	a.GET("/villages/:village_id/ranking-settings", require(staff.ReadRanking), inVillage(staff.ReadRanking, h.Ranking.Settings))
 	a.PUT("/villages/:village_id/ranking-settings", require(staff.PublishRanking), web.Handle(h.putRankingSettings))
-	a.GET("/villages/:village_id/monthly-rankings", require(staff.ReadRanking), web.Handle(h.listMonthlyRankings))
+	// Staff list every version, the frozen and superseded ones too.
+	a.GET("/villages/:village_id/monthly-rankings", require(staff.ReadRanking), inVillagePage(staff.ReadRanking,
+		func(ctx context.Context, village int64, offset, limit int) ([]ranking.Publication, int64, error) {
+			return h.Ranking.Publications(ctx, village, ranking.Staff, offset, limit)
+		}))
 	a.POST("/villages/:village_id/monthly-rankings", require(staff.PublishRanking), web.Handle(h.freezeMonthlyRanking))
 	a.GET("/monthly-rankings/:id", require(staff.ReadRanking), web.Handle(h.getMonthlyRanking))
 	a.POST("/monthly-rankings/:id/publication", require(staff.PublishRanking), web.Handle(h.publishMonthlyRanking))
@@ -168,19 +173,6 @@ func (h *Handlers) rebuildLeaderboards(c *gin.Context) error {
 	return nil
 }
 
-func (h *Handlers) getRankingSettings(c *gin.Context) error {
-	village, err := villageParam(c, staff.ReadRanking)
-	if err != nil {
-		return err
-	}
-	st, err := h.Ranking.Settings(c.Request.Context(), village)
-	if err != nil {
-		return err
-	}
-	web.OK(c, st)
-	return nil
-}
-
 type titleRuleRequest struct {
 	Subject string `json:"subject" binding:"required,oneof=resident household party"`
 	Track   string `json:"track" binding:"required,oneof=civic party volunteer total"`
@@ -214,23 +206,6 @@ func (h *Handlers) putRankingSettings(c *gin.Context) error {
 		return err
 	}
 	web.OK(c, out)
-	return nil
-}
-
-func (h *Handlers) listMonthlyRankings(c *gin.Context) error {
-	village, err := villageParam(c, staff.ReadRanking)
-	if err != nil {
-		return err
-	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	out, total, err := h.Ranking.Publications(c.Request.Context(), village, ranking.Staff, page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, out, page, total)
 	return nil
 }
 

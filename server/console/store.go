@@ -23,7 +23,7 @@ func (h *Handlers) registerStore(a *gin.RouterGroup) {
 	a.GET("/rewards/:id/stock-movements", require(staff.ReadStore), web.Handle(h.listMovements))
 	a.POST("/rewards/:id/stock-movements", require(staff.ManageStock), web.Handle(h.moveStock))
 
-	a.GET("/villages/:village_id/merchants", require(staff.ReadStore), web.Handle(h.listMerchants))
+	a.GET("/villages/:village_id/merchants", require(staff.ReadStore), inVillage(staff.ReadStore, h.Store.VillageMerchants))
 	a.POST("/merchants", require(staff.ManageStore), web.Handle(h.createMerchant))
 	a.GET("/merchants/:id/settlement", require(staff.ReadStore), web.Handle(h.settlement))
 	a.GET("/merchants/:id/settlement/export", require(staff.ReadStore), web.Handle(h.exportSettlement))
@@ -35,10 +35,10 @@ func (h *Handlers) registerStore(a *gin.RouterGroup) {
 	a.POST("/redemptions/:id/cancellation", require(staff.ManageStore), web.Handle(h.cancelRedemption))
 	a.POST("/redemptions/:id/refund", require(staff.ManageStore), web.Handle(h.refundRedemption))
 
-	a.GET("/villages/:village_id/store-settings", require(staff.ReadStore), web.Handle(h.storeSettings))
+	a.GET("/villages/:village_id/store-settings", require(staff.ReadStore), inVillage(staff.ReadStore, h.Store.Settings))
 	a.PUT("/villages/:village_id/store-settings", require(staff.ManageStore), web.Handle(h.saveStoreSettings))
 	a.PUT("/villages/:village_id/store-budgets/:year", require(staff.ManageStore), web.Handle(h.setStoreBudget))
-	a.GET("/villages/:village_id/stock-alerts", require(staff.ReadStore), web.Handle(h.stockAlerts))
+	a.GET("/villages/:village_id/stock-alerts", require(staff.ReadStore), inVillage(staff.ReadStore, h.Store.Alerts))
 	a.GET("/villages/:village_id/store-reports/:month", require(staff.ReadStore), web.Handle(h.storeReport))
 	a.GET("/villages/:village_id/store-reports/:month/export", require(staff.ReadStore), web.Handle(h.exportStoreReport))
 }
@@ -260,19 +260,6 @@ func (h *Handlers) moveStock(c *gin.Context) error {
 	return nil
 }
 
-func (h *Handlers) listMerchants(c *gin.Context) error {
-	village, err := villageParam(c, staff.ReadStore)
-	if err != nil {
-		return err
-	}
-	ms, err := h.Store.VillageMerchants(c.Request.Context(), village)
-	if err != nil {
-		return err
-	}
-	web.OK(c, ms)
-	return nil
-}
-
 type createMerchantRequest struct {
 	RegionID int64  `json:"region_id" binding:"required,gt=0"`
 	Name     string `json:"name" binding:"required,max=100"`
@@ -295,19 +282,6 @@ func (h *Handlers) createMerchant(c *gin.Context) error {
 type storeSettingsRequest struct {
 	PickupDays  int    `json:"pickup_days" binding:"required,gte=1,lte=90"`
 	PickupPlace string `json:"pickup_place" binding:"max=100"`
-}
-
-func (h *Handlers) storeSettings(c *gin.Context) error {
-	village, err := villageParam(c, staff.ReadStore)
-	if err != nil {
-		return err
-	}
-	st, err := h.Store.Settings(c.Request.Context(), village)
-	if err != nil {
-		return err
-	}
-	web.OK(c, st)
-	return nil
 }
 
 func (h *Handlers) saveStoreSettings(c *gin.Context) error {
@@ -350,18 +324,5 @@ func (h *Handlers) setStoreBudget(c *gin.Context) error {
 		return err
 	}
 	web.OK(c, b)
-	return nil
-}
-
-func (h *Handlers) stockAlerts(c *gin.Context) error {
-	village, err := villageParam(c, staff.ReadStore)
-	if err != nil {
-		return err
-	}
-	as, err := h.Store.Alerts(c.Request.Context(), village)
-	if err != nil {
-		return err
-	}
-	web.OK(c, as)
 	return nil
 }

@@ -26,7 +26,7 @@ type Volunteer struct {
 // staff authentication.
 func (h *Volunteer) Register(r *gin.RouterGroup) {
 	a := r.Group("", h.authenticate)
-	a.GET("/villages/:village_id/volunteer-activities", require(staff.ReadVolunteer), web.Handle(h.listActivities))
+	a.GET("/villages/:village_id/volunteer-activities", require(staff.ReadVolunteer), inVillagePage(staff.ReadVolunteer, h.Volunteer.Activities))
 	a.POST("/villages/:village_id/volunteer-activities", require(staff.ManageVolunteer), web.Handle(h.createActivity))
 	a.GET("/volunteer-activities/:id", require(staff.ReadVolunteer), web.Handle(h.getActivity))
 	a.POST("/volunteer-activities/:id/cancellation", require(staff.ManageVolunteer), web.Handle(h.cancelActivity))
@@ -42,23 +42,6 @@ func (h *Volunteer) Register(r *gin.RouterGroup) {
 func volunteerStaff(c *gin.Context) volunteer.Staff {
 	p := principal(c)
 	return volunteer.Staff{ID: p.StaffID, Name: p.Name, RequestID: web.RequestID(c), IP: c.ClientIP()}
-}
-
-func (h *Volunteer) listActivities(c *gin.Context) error {
-	village, err := villageParam(c, staff.ReadVolunteer)
-	if err != nil {
-		return err
-	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	list, total, err := h.Volunteer.Activities(c.Request.Context(), village, page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, list, page, total)
-	return nil
 }
 
 // activityRequest is a new activity. Without a sign-up window, sign-up

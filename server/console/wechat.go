@@ -27,9 +27,9 @@ func (h *WeChat) Register(r *gin.RouterGroup) {
 
 	a.POST("/residents/:id/invite-codes", require(staff.BindResidents), web.Handle(h.inviteResident))
 	a.POST("/households/:id/invite-codes", require(staff.BindResidents), web.Handle(h.inviteHousehold))
-	a.GET("/villages/:village_id/bind-requests", require(staff.BindResidents), web.Handle(h.listBindRequests))
+	a.GET("/villages/:village_id/bind-requests", require(staff.BindResidents), inVillagePage(staff.BindResidents, h.Identity.ListBindRequests))
 	a.POST("/bind-requests/:id/decision", require(staff.BindResidents), web.Handle(h.decideBindRequest))
-	a.GET("/villages/:village_id/wechat-bindings", require(staff.ReadPeople), web.Handle(h.listBindings))
+	a.GET("/villages/:village_id/wechat-bindings", require(staff.ReadPeople), inVillagePage(staff.ReadPeople, h.Identity.ListBindings))
 	a.PUT("/wechat-users/:id/binding", require(staff.BindResidents), web.Handle(h.rebind))
 	a.DELETE("/wechat-users/:id/binding", require(staff.BindResidents), web.Handle(h.unbind))
 
@@ -83,23 +83,6 @@ func (h *WeChat) inviteHousehold(c *gin.Context) error {
 	return nil
 }
 
-func (h *WeChat) listBindRequests(c *gin.Context) error {
-	village, err := villageParam(c, staff.BindResidents)
-	if err != nil {
-		return err
-	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	out, total, err := h.Identity.ListBindRequests(c.Request.Context(), village, page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, out, page, total)
-	return nil
-}
-
 // decisionRequest approves a phone match for one candidate or rejects it.
 type decisionRequest struct {
 	Approve    *bool `json:"approve" binding:"required"`
@@ -119,23 +102,6 @@ func (h *WeChat) decideBindRequest(c *gin.Context) error {
 		return err
 	}
 	web.OK(c, gin.H{"id": id, "approved": *req.Approve})
-	return nil
-}
-
-func (h *WeChat) listBindings(c *gin.Context) error {
-	village, err := villageParam(c, staff.ReadPeople)
-	if err != nil {
-		return err
-	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	out, total, err := h.Identity.ListBindings(c.Request.Context(), village, page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, out, page, total)
 	return nil
 }
 
