@@ -50,24 +50,14 @@ func mineByID[W, T any](who func(*gin.Context) (W, error), fn func(ctx context.C
 	})
 }
 
-// minePage answers with the page of fn's list that ?page= and ?page_size=
-// ask for, and the list's total.
+// minePage answers with a page of fn's list (web.ListPage).
 func minePage[W, T any](who func(*gin.Context) (W, error), fn func(ctx context.Context, who W, offset, limit int) ([]T, int64, error)) gin.HandlerFunc {
 	return web.Handle(func(c *gin.Context) error {
 		w, err := who(c)
 		if err != nil {
 			return err
 		}
-		page, err := web.ParsePage(c)
-		if err != nil {
-			return err
-		}
-		list, total, err := fn(c.Request.Context(), w, page.Offset(), page.Size)
-		if err != nil {
-			return err
-		}
-		web.List(c, list, page, total)
-		return nil
+		return web.ListPage(c, func(offset, limit int) ([]T, int64, error) { return fn(c.Request.Context(), w, offset, limit) })
 	})
 }
 

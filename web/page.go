@@ -58,3 +58,18 @@ func PathID(c *gin.Context, name string) (int64, error) {
 	}
 	return id, nil
 }
+
+// ListPage answers with the page of fn's list that ?page= and ?page_size=
+// ask for, and the list's total.
+func ListPage[T any](c *gin.Context, fn func(offset, limit int) ([]T, int64, error)) error {
+	page, err := ParsePage(c)
+	if err != nil {
+		return err
+	}
+	list, total, err := fn(page.Offset(), page.Size)
+	if err != nil {
+		return err
+	}
+	List(c, list, page, total)
+	return nil
+}

@@ -30,23 +30,13 @@ func inVillage[T any](perm staff.Permission, fn func(ctx context.Context, villag
 	})
 }
 
-// inVillagePage answers with the page of fn's list that ?page= and
-// ?page_size= ask for, and the list's total.
+// inVillagePage answers with a page of fn's list (web.ListPage).
 func inVillagePage[T any](perm staff.Permission, fn func(ctx context.Context, village int64, offset, limit int) ([]T, int64, error)) gin.HandlerFunc {
 	return web.Handle(func(c *gin.Context) error {
 		village, err := villageParam(c, perm)
 		if err != nil {
 			return err
 		}
-		page, err := web.ParsePage(c)
-		if err != nil {
-			return err
-		}
-		list, total, err := fn(c.Request.Context(), village, page.Offset(), page.Size)
-		if err != nil {
-			return err
-		}
-		web.List(c, list, page, total)
-		return nil
+		return web.ListPage(c, func(offset, limit int) ([]T, int64, error) { return fn(c.Request.Context(), village, offset, limit) })
 	})
 }
