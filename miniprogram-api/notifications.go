@@ -5,6 +5,7 @@ import (
 
 	"github.com/villagepoints/jifen/apperr"
 	"github.com/villagepoints/jifen/models/identity"
+	"github.com/villagepoints/jifen/models/notify"
 	"github.com/villagepoints/jifen/web"
 )
 
@@ -21,16 +22,9 @@ func (h *Handlers) listNotifications(c *gin.Context) error {
 	if err := web.BindQuery(c, &q); err != nil {
 		return err
 	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	items, total, err := h.Inbox.List(c.Request.Context(), who.ResidentID, q.Unread, page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, items, page, total)
-	return nil
+	return web.ListPage(c, func(offset, limit int) ([]notify.Item, int64, error) {
+		return h.Inbox.List(c.Request.Context(), who.ResidentID, q.Unread, offset, limit)
+	})
 }
 
 // updateNotificationRequest can only mark a message read.

@@ -85,16 +85,9 @@ func (h *Store) myOrders(c *gin.Context) error {
 	if err := web.BindQuery(c, &q); err != nil {
 		return err
 	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	os, total, err := h.Store.CustomerOrders(c.Request.Context(), cu, store.Status(q.Status), page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, os, page, total)
-	return nil
+	return web.ListPage(c, func(offset, limit int) ([]store.CustomerOrder, int64, error) {
+		return h.Store.CustomerOrders(c.Request.Context(), cu, store.Status(q.Status), offset, limit)
+	})
 }
 
 func (h *Store) pickupCode(c *gin.Context) error {

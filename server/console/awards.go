@@ -48,17 +48,10 @@ func (h *Awards) listAwards(c *gin.Context) error {
 	if err := web.BindQuery(c, &q); err != nil {
 		return err
 	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	list, total, err := h.Awards.List(c.Request.Context(), village, awards.AwardFilter{Status: awards.Status(q.Status), ResidentID: q.ResidentID, ItemCode: q.ItemCode},
-		page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, list, page, total)
-	return nil
+	return web.ListPage(c, func(offset, limit int) ([]awards.Award, int64, error) {
+		return h.Awards.List(c.Request.Context(), village, awards.AwardFilter{Status: awards.Status(q.Status), ResidentID: q.ResidentID, ItemCode: q.ItemCode},
+			offset, limit)
+	})
 }
 
 // awardRequest is one award: a resident (picked, or resolved from a
@@ -178,17 +171,10 @@ func (h *Awards) listReports(c *gin.Context) error {
 	if err := web.BindQuery(c, &q); err != nil {
 		return err
 	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	list, total, err := h.Awards.Queue(c.Request.Context(), village, awards.QueueFilter{Status: awards.ReportStatus(q.Status), ItemCode: q.ItemCode, Overdue: q.Overdue},
-		page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, list, page, total)
-	return nil
+	return web.ListPage(c, func(offset, limit int) ([]awards.Report, int64, error) {
+		return h.Awards.Queue(c.Request.Context(), village, awards.QueueFilter{Status: awards.ReportStatus(q.Status), ItemCode: q.ItemCode, Overdue: q.Overdue},
+			offset, limit)
+	})
 }
 
 type reviewRequest struct {
@@ -231,16 +217,9 @@ func (h *Awards) listAppeals(c *gin.Context) error {
 	if err := web.BindQuery(c, &q); err != nil {
 		return err
 	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	list, total, err := h.Awards.Appeals(c.Request.Context(), village, awards.AppealFilter{Status: q.Status, Kind: awards.AppealKind(q.Kind)}, page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, list, page, total)
-	return nil
+	return web.ListPage(c, func(offset, limit int) ([]awards.Appeal, int64, error) {
+		return h.Awards.Appeals(c.Request.Context(), village, awards.AppealFilter{Status: q.Status, Kind: awards.AppealKind(q.Kind)}, offset, limit)
+	})
 }
 
 type appealDecisionRequest struct {

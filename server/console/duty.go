@@ -160,16 +160,9 @@ func (h *Duty) listClaims(c *gin.Context) error {
 	if err := web.BindQuery(c, &q); err != nil {
 		return err
 	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	list, total, err := h.Duty.Claims(c.Request.Context(), village, duty.ClaimFilter{Status: q.Status, PostID: q.PostID, ResidentID: q.ResidentID}, page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, list, page, total)
-	return nil
+	return web.ListPage(c, func(offset, limit int) ([]duty.ClaimView, int64, error) {
+		return h.Duty.Claims(c.Request.Context(), village, duty.ClaimFilter{Status: q.Status, PostID: q.PostID, ResidentID: q.ResidentID}, offset, limit)
+	})
 }
 
 type dutyClaimDecision struct {

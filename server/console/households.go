@@ -34,16 +34,9 @@ func (h *Handlers) listHouseholds(c *gin.Context) error {
 	if err := web.BindQuery(c, &q); err != nil {
 		return err
 	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	hs, total, err := h.People.ListHouseholds(c.Request.Context(), people.HouseholdFilter{VillageIDs: []int64{village}, GridID: q.GridID, Query: q.Query}, page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, hs, page, total)
-	return nil
+	return web.ListPage(c, func(offset, limit int) ([]people.Household, int64, error) {
+		return h.People.ListHouseholds(c.Request.Context(), people.HouseholdFilter{VillageIDs: []int64{village}, GridID: q.GridID, Query: q.Query}, offset, limit)
+	})
 }
 
 func (h *Handlers) createHousehold(c *gin.Context) error {

@@ -45,16 +45,9 @@ func (h *Handlers) createStaff(c *gin.Context) error {
 }
 
 func (h *Handlers) listStaff(c *gin.Context) error {
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	us, total, err := h.Staff.ListUsers(c.Request.Context(), principal(c), page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, us, page, total)
-	return nil
+	return web.ListPage(c, func(offset, limit int) ([]staff.UserView, int64, error) {
+		return h.Staff.ListUsers(c.Request.Context(), principal(c), offset, limit)
+	})
 }
 
 func (h *Handlers) getStaff(c *gin.Context) error {

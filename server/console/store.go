@@ -92,16 +92,9 @@ func (h *Handlers) listRewards(c *gin.Context) error {
 	if err := web.BindQuery(c, &q); err != nil {
 		return err
 	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	rs, total, err := h.Store.VillageRewards(c.Request.Context(), village, store.RewardFilter{OnShelf: q.OnShelf, Kind: store.Kind(q.Kind), Query: q.Query}, page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, rs, page, total)
-	return nil
+	return web.ListPage(c, func(offset, limit int) ([]store.Reward, int64, error) {
+		return h.Store.VillageRewards(c.Request.Context(), village, store.RewardFilter{OnShelf: q.OnShelf, Kind: store.Kind(q.Kind), Query: q.Query}, offset, limit)
+	})
 }
 
 // createRewardRequest is a new reward. Photos are URLs or keys of images
@@ -220,16 +213,9 @@ func (h *Handlers) listMovements(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	ms, total, err := h.Store.Movements(c.Request.Context(), h.storeStaff(c, staff.ReadStore), id, page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, ms, page, total)
-	return nil
+	return web.ListPage(c, func(offset, limit int) ([]store.Movement, int64, error) {
+		return h.Store.Movements(c.Request.Context(), h.storeStaff(c, staff.ReadStore), id, offset, limit)
+	})
 }
 
 type moveStockRequest struct {

@@ -24,18 +24,11 @@ func (h *Handlers) listRedemptions(c *gin.Context) error {
 	if err := web.BindQuery(c, &q); err != nil {
 		return err
 	}
-	page, err := web.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	os, total, err := h.Store.VillageOrders(c.Request.Context(), village, store.OrderFilter{
-		Status: store.Status(q.Status), Channel: store.Channel(q.Channel), ResidentID: q.ResidentID, RewardID: q.RewardID,
-	}, page.Offset(), page.Size)
-	if err != nil {
-		return err
-	}
-	web.List(c, os, page, total)
-	return nil
+	return web.ListPage(c, func(offset, limit int) ([]store.Order, int64, error) {
+		return h.Store.VillageOrders(c.Request.Context(), village, store.OrderFilter{
+			Status: store.Status(q.Status), Channel: store.Channel(q.Channel), ResidentID: q.ResidentID, RewardID: q.RewardID,
+		}, offset, limit)
+	})
 }
 
 func (h *Handlers) getRedemption(c *gin.Context) error {
