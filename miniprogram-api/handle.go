@@ -9,9 +9,12 @@ import (
 	"github.com/villagepoints/jifen/web"
 )
 
-// The helpers below build the handlers of plain reads: find out who asks,
-// call the service, answer 200. who is bound, customer, signedIn or a
-// boundAs, so the route shows which callers it refuses.
+// The helpers below build the handlers of plain calls: find out who asks,
+// call the service, answer 200. Most are reads; the two cancellations
+// (an order, a sign-up) fit too, since cancelling twice answers with the
+// same cancelled record and needs no idempotency key. who is bound,
+// customer, signedIn or a boundAs, so the route shows which callers it
+// refuses.
 
 // mine answers with what fn returns for the caller.
 func mine[W, T any](who func(*gin.Context) (W, error), fn func(ctx context.Context, who W) (T, error)) gin.HandlerFunc {
