@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"io"
 	"testing"
 	"time"
 
@@ -84,15 +85,7 @@ func TestDutyReportPhotoAccess(t *testing.T) {
 		}
 		for _, c := range staffCases {
 			f, rc, err := s.OpenForStaff(ctx, c.photo, c.scope)
-			if c.open {
-				if err != nil || f.ID != c.photo {
-					t.Errorf("%s: %v", c.name, err)
-					continue
-				}
-				rc.Close()
-			} else if !apperr.Is(err, apperr.CodeNotFound) {
-				t.Errorf("%s: got %v, want not found", c.name, err)
-			}
+			wantOpened(t, c.name, c.photo, c.open, f, rc, err)
 		}
 
 		residentCases := []struct {
@@ -111,18 +104,26 @@ func TestDutyReportPhotoAccess(t *testing.T) {
 		}
 		for _, c := range residentCases {
 			f, rc, err := s.OpenForResident(ctx, c.photo, c.resident, c.village)
-			if c.open {
-				if err != nil || f.ID != c.photo {
-					t.Errorf("%s: %v", c.name, err)
-					continue
-				}
-				rc.Close()
-			} else if !apperr.Is(err, apperr.CodeNotFound) {
-				t.Errorf("%s: got %v, want not found", c.name, err)
-			}
+			wantOpened(t, c.name, c.photo, c.open, f, rc, err)
 		}
 		if _, _, err := s.OpenForStaff(ctx, theirs+1000, StaffScope{All: in(7, 8)}); !apperr.Is(err, apperr.CodeNotFound) {
 			t.Errorf("a missing photo: %v", err)
 		}
 	})
+}
+
+// wantOpened checks that photo opened when open, and is not found otherwise.
+func wantOpened(t *testing.T, name string, photo int64, open bool, f File, rc io.ReadCloser, err error) {
+	t.Helper()
+	if !open {
+		if !apperr.Is(err, apperr.CodeNotFound) {
+			t.Errorf("%s: got %v, want not found", name, err)
+		}
+		return
+	}
+	if err != nil || f.ID != photo {
+		t.Errorf("%s: %v", name, err)
+		return
+	}
+	rc.Close()
 }
